@@ -1,0 +1,283 @@
+"""evalbot.yml and model configs: pydantic models and loaders.
+
+Files are read through a ``FileTree`` (the work tree or a git revision), so the same loader reads
+the head and the base side without a checkout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evalbot.errors import ConfigError
+from evalbot.tree import FileTree
+
+__all__ = [
+    "BUILTIN_METRICS",
+    "EvalbotConfig",
+    "GateConfig",
+    "JudgeConfig",
+    "MetricConfig",
+    "ModelConfig",
+    "Price",
+    "SuiteConfig",
+    "Threshold",
+    "load_config",
+    "load_model_config",
+    "parse_yaml",
+    "sha256_text",
+]
+
+DEFAULT_CONFIG_PATH = "evalbot.yml"
+
+BUILTIN_METRICS: dict[str, str] = {
+    "latency_ms": "mean latency per call (lower is better)",
+    "latency_p95_ms": "95th percentile latency (absolute thresholds only)",
+    "output_tokens": "output tokens per call (lower is better)",
+    "cost_usd": "cost per example in USD (lower is better)",
+    "error": "share of calls that errored (lower is better)",
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Strict):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class ModelConfig(_Strict):
+    """A model config file (YAML). Endpoints and keys never come from here: only the *names* of
+    the environment variables to read them from, and those are checked against allowed hosts."""
+
+    provider: Literal["openai", "python", "exec", "mock"] = "openai"
+    model: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    price: Price | None = None
+    base_url_env: str = "OPENAI_BASE_URL"
+    api_key_env: str = "OPENAI_API_KEY"
+    target: str | None = None
+    """``python`` provider: ``module:function`` of the user's own app."""
+    command: list[str] | None = None
+    """``exec`` provider: argv of a command speaking JSON on stdin/stdout."""
+    timeout_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("base_url_env", "api_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", value):
+            raise ValueError(f"{value!r} is not an environment variable name (A-Z, 0-9, _)")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_env_looks_like_key(cls, value: str) -> str:
+        # A PR may edit this file; restricting it to *_API_KEY / *_KEY stops it from pointing the
+        # key slot at an unrelated secret such as GITHUB_TOKEN.
+        if not (value.endswith("_API_KEY") or value.endswith("_KEY")):
+            raise ValueError(f"{value!r} must end in _API_KEY or _KEY")
+        return value
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> ModelConfig:
+        if self.provider == "python" and not (self.target and ":" in self.target):
+            raise ValueError("provider 'python' needs target: 'package.module:function'")
+        if self.provider == "exec" and not self.command:
+            raise ValueError("provider 'exec' needs command: [program, arg, ...]")
+        if self.provider in ("openai", "mock") and not self.model:
+            raise ValueError(f"provider {self.provider!r} needs model: <model id>")
+        return self
+
+
+class MetricConfig(BaseModel):
+    """One metric of a suite. Type-specific keys are checked by the metric's factory."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    type: str
+    higher_is_better: bool | None = None
+    """Override of the metric type's own direction."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"metric name {value!r}: use letters, digits, '_', '-', '.'")
+        return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Threshold(_Strict):
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = Field(default=None, ge=0)
+    """Largest tolerated worsening, in metric units (0 = any significant drop fails)."""
+    blocking: bool = True
+
+
+class JudgeConfig(_Strict):
+    model: str
+    """Path of the judge's model config file."""
+    calibration: str | None = None
+    """Path of a calibration record written by ``evalbot calibrate``."""
+
+
+class GateConfig(_Strict):
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    on_inconclusive: Literal["warn", "fail"] = "warn"
+    max_error_rate: float = Field(default=0.05, ge=0, le=1)
+
+
+class SuiteConfig(_Strict):
+    name: str
+    prompt: str
+    model: str
+    dataset: str
+    watch: list[str] = Field(default_factory=list)
+    samples: int = Field(default=1, ge=1, le=100)
+    metrics: list[MetricConfig] = Field(default_factory=list)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    judge: JudgeConfig | None = None
+    """Overrides the top-level judge for this suite."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"suite name {value!r}: use letters, digits, '_', '-', '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds_name_metrics(self) -> SuiteConfig:
+        names = [m.name for m in self.metrics]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate metric names: {sorted(dupes)}")
+        known = set(names) | set(BUILTIN_METRICS)
+        unknown = sorted(set(self.thresholds) - known)
+        if unknown:
+            raise ValueError(
+                f"thresholds name unknown metrics {unknown}; known: {sorted(known)}"
+            )
+        return self
+
+    def files(self) -> list[str]:
+        """Every file whose change affects this suite (besides ``watch`` globs)."""
+        paths = [self.prompt, self.model, self.dataset]
+        for metric in self.metrics:
+            for key in ("rubric", "schema", "steps"):
+                value = metric.options.get(key)
+                if isinstance(value, str) and not value.lstrip().startswith("{"):
+                    paths.append(value)
+        return paths
+
+
+class EvalbotConfig(_Strict):
+    version: Literal[1] = 1
+    judge: JudgeConfig | None = None
+    gate: GateConfig = Field(default_factory=GateConfig)
+    suites: list[SuiteConfig]
+
+    @model_validator(mode="after")
+    def _unique_suites(self) -> EvalbotConfig:
+        names = [s.name for s in self.suites]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate suite names: {dupes}")
+        return self
+
+    def suite(self, name: str) -> SuiteConfig | None:
+        return next((s for s in self.suites if s.name == name), None)
+
+    def judge_for(self, suite: SuiteConfig) -> JudgeConfig | None:
+        return suite.judge or self.judge
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_yaml(text: str, *, label: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{problem}", file=label, line=line, hint="fix the YAML syntax") from exc
+
+
+def _locate(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line of a pydantic error location in YAML source (by the last key name)."""
+    keys = [part for part in loc if isinstance(part, str)]
+    for key in reversed(keys):
+        pattern = re.compile(rf"^\s*-?\s*{re.escape(key)}\s*:", re.MULTILINE)
+        match = pattern.search(text)
+        if match:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def _validation_error(exc: ValidationError, *, label: str, text: str) -> ConfigError:
+    first = exc.errors()[0]
+    loc = tuple(first.get("loc", ()))
+    where = ".".join(str(part) for part in loc) or "(top level)"
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    if first.get("type") == "extra_forbidden":
+        message = "unknown key"
+        hint = "remove it or check its spelling against docs/config.md"
+    elif first.get("type") == "missing":
+        hint = "add the missing key"
+    else:
+        hint = "see docs/config.md"
+    return ConfigError(f"{where}: {message}", file=label, line=_locate(text, loc), hint=hint)
+
+
+def load_config(tree: FileTree, path: str = DEFAULT_CONFIG_PATH) -> EvalbotConfig:
+    """Parse and validate evalbot.yml from a tree; raises ConfigError with file and line."""
+    if not tree.exists(path):
+        raise ConfigError(
+            "config file not found",
+            file=tree.label(path),
+            hint="create evalbot.yml at the repository root or pass --config PATH",
+        )
+    text = tree.read_text(path)
+    data = parse_yaml(text, label=tree.label(path))
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "expected a mapping with 'version' and 'suites'", file=tree.label(path), line=1
+        )
+    try:
+        return EvalbotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, label=tree.label(path), text=text) from exc
+
+
+def load_model_config(tree: FileTree, path: str) -> tuple[ModelConfig, str]:
+    """Parse a model config; returns it with the sha256 of its text (for provenance)."""
+    if not tree.exists(path):
+        raise ConfigError(
+            "model config not found", file=tree.label(path), hint="check the suite's 'model' path"
+        )
+    text = tree.read_text(path)
+    data = parse_yaml(text, label=tree.label(path))
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping (provider, model, params)", file=tree.label(path))
+    try:
+        return ModelConfig.model_validate(data), sha256_text(text)
+    except ValidationError as exc:
+        raise _validation_error(exc, label=tree.label(path), text=text) from exc

@@ -1,0 +1,318 @@
+"""Pydantic records: the contracts passed between pipeline stages and written to results.json.
+
+Stages (config, detect, render, run, score, stats, report, publish) import these records and
+``errors``, never each other's internals. Every record is frozen so a stage cannot mutate what an
+earlier one produced.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+__all__ = [
+    "AbsoluteCheck",
+    "Completion",
+    "Example",
+    "GateStatus",
+    "Message",
+    "MetricComparison",
+    "MetricKind",
+    "ModelRequest",
+    "Record",
+    "RunResult",
+    "SideRun",
+    "SuiteResult",
+    "SuiteStatus",
+    "TokenLogprob",
+    "Usage",
+    "Verdict",
+]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+
+
+class Message(Record):
+    role: Literal["system", "user", "assistant", "developer"]
+    content: str
+
+
+class Example(Record):
+    """One golden example. Reserved keys are lifted out; every other key is a template variable."""
+
+    id: str
+    """Stable pairing key; derived from a hash of the content when the file gives none."""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    """Template variables: every non-reserved key of the row."""
+    expected: Any = None
+    group: str | None = None
+    """Cluster for standard errors (e.g. a conversation or a source document)."""
+    context: list[str] | None = None
+    """Retrieved passages, for RAG metrics."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    line: int | None = None
+    """1-based line (JSONL/CSV) or item index (YAML) in the golden-set file, for error messages."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Model calls
+# ---------------------------------------------------------------------------------------------
+
+
+class ModelRequest(Record):
+    """One generation request. Everything that determines the response is in here, so a hash of
+    it (plus the provider's code version, for ``python``/``exec``) is the cache key."""
+
+    provider: Literal["openai", "python", "exec", "mock"]
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    messages: list[Message]
+    sample: int = 0
+    """Index of the repeated generation (0..samples-1); part of the cache key."""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    """The example's variables, passed to ``python``/``exec`` providers (the user's own app)."""
+    code_version: str | None = None
+    """For ``python``/``exec``: git tree id of the side whose code answers; None = uncacheable."""
+    purpose: Literal["generate", "judge"] = "generate"
+    """Judge calls are counted separately from the system under test."""
+
+
+class TokenLogprob(Record):
+    token: str
+    logprob: float
+
+
+class Completion(Record):
+    """The answer to one ModelRequest, or the error that replaced it."""
+
+    text: str | None = None
+    error: str | None = None
+    """Set when the call failed after retries; the example is then excluded, never scored."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float | None = None
+    """Latency of the original call (a cache hit keeps the recorded latency)."""
+    cost_usd: float | None = None
+    cached: bool = False
+    response_model: str | None = None
+    """Model id the endpoint reported, for provenance."""
+    top_logprobs: list[list[TokenLogprob]] | None = None
+    """Per output token, the top alternatives, when the endpoint returns logprobs."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.text is not None
+
+
+class Usage(Record):
+    requests: int = 0
+    """Completions used (cache hits included)."""
+    sent: int = 0
+    """Requests actually sent to a provider."""
+    cache_hits: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores, comparisons, verdicts
+# ---------------------------------------------------------------------------------------------
+
+
+class MetricKind(StrEnum):
+    """Chooses the paired test (see evalbot.stats)."""
+
+    BINARY = "binary"
+    """0/1 pass-fail per sample: McNemar mid-p + Tango interval (K=1), sign-flip otherwise."""
+    CONTINUOUS = "continuous"
+    """Scores and ordinal judge grades: sign-flip permutation test + t / BCa interval."""
+    HEAVY_TAILED = "heavy_tailed"
+    """Latency, cost, tokens: Wilcoxon signed-rank (Pratt) + Hodges–Lehmann interval."""
+    PAIRWISE = "pairwise"
+    """Per-example head-vs-base preference in {-1, 0, +1}: exact sign test + Wilson interval."""
+
+
+class Verdict(StrEnum):
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    """Shown non-inferior: the lower confidence bound of Δ is above −max_drop."""
+    INCONCLUSIVE = "inconclusive"
+    """Neither shown worse than the margin nor shown non-inferior."""
+    REGRESSED = "regressed"
+    NOT_COMPARED = "n/a"
+    """No base side (new suite), or nothing left to compare."""
+
+
+class GateStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    """Inconclusive blocking metric with ``on_inconclusive: warn``."""
+    INFO = "info"
+    """Not a blocking metric."""
+    ERROR = "error"
+    """Past ``max_error_rate``."""
+
+
+class MetricComparison(Record):
+    """The paired comparison of one metric between base and head (produced by evalbot.stats).
+
+    Deltas are head − base in the metric's own units; ``higher_is_better`` says which way is good.
+    Intervals are two-sided at 1 − 2α, so each end is a one-sided (1 − α) bound.
+    """
+
+    metric: str
+    kind: MetricKind
+    higher_is_better: bool = True
+    test: str
+    """Name of the test shown in the comment, e.g. "McNemar mid-p"."""
+    interval_method: str = ""
+    n: int
+    """Examples compared (pairs with a value on both sides)."""
+    n_dropped: int = 0
+    """Examples dropped because either side was NaN (errors, undefined scores)."""
+    n_discordant: int | None = None
+    samples: int = 1
+    clusters: int | None = None
+    base_mean: float | None = None
+    head_mean: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float = 0.90
+    p_value: float | None = None
+    """One-sided p for H0: δ ≥ −max_drop (in the good direction), i.e. evidence of regression."""
+    p_two_sided: float | None = None
+    """Two-sided p for H0: δ = 0 (shown in the comment's p column)."""
+    p_adjusted: float | None = None
+    """Holm-adjusted regression p (blocking metrics) or BH q-value (informational)."""
+    max_drop: float = 0.0
+    mde: float | None = None
+    """Minimum detectable effect (in metric units) at 80 % power for this n and variance."""
+    verdict: Verdict = Verdict.INCONCLUSIVE
+    blocking: bool = False
+    gate: GateStatus = GateStatus.INFO
+    notes: list[str] = Field(default_factory=list)
+    """Caveats shown beside the row: small n, approximate interval, single cluster, …"""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Test-specific figures: b/c counts, win/tie/loss, position consistency, …"""
+
+    @field_serializer(
+        "base_mean",
+        "head_mean",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_two_sided",
+        "p_adjusted",
+        "mde",
+    )
+    def _finite_or_none(self, value: float | None) -> float | None:
+        # JSON has no NaN/inf; results.json must stay strictly parseable.
+        if value is None or not math.isfinite(value):
+            return None
+        return value
+
+
+class AbsoluteCheck(Record):
+    """A ``min`` / ``max`` threshold checked on one side's aggregate value."""
+
+    metric: str
+    bound: Literal["min", "max"]
+    limit: float
+    value: float | None
+    passed: bool
+    note: str = ""
+
+
+class SideRun(Record):
+    """Everything one side (base or head) produced for one suite."""
+
+    side: Literal["base", "head"]
+    rev: str
+    """The revision as given (e.g. ``main``) or ``WORKTREE``."""
+    sha: str | None
+    prompt_path: str
+    prompt_sha256: str
+    model_path: str
+    model_sha256: str
+    model: str
+    provider: str
+    example_ids: list[str]
+    outputs: list[list[Completion]]
+    """outputs[i][k]: sample k of example i."""
+    scores: dict[str, list[list[float | None]]]
+    """scores[metric][i][k]: None for errored or undefined (NaN) scores."""
+    score_details: dict[str, list[list[dict[str, Any]]]] = Field(default_factory=dict)
+    """Per-score details kept for the report (judge reasons, claim counts, …)."""
+    usage: Usage = Field(default_factory=Usage)
+    judge_usage: Usage = Field(default_factory=Usage)
+    error_rate: float = 0.0
+
+
+class SuiteStatus(StrEnum):
+    EVALUATED = "evaluated"
+    NEW = "new"
+    """Suite added in the PR: head only, absolute thresholds only."""
+    SKIPPED = "skipped"
+    """No changed file affects it."""
+    ERROR = "error"
+
+
+class SuiteResult(Record):
+    name: str
+    status: SuiteStatus
+    triggers: list[str] = Field(default_factory=list)
+    """Why it ran: changed paths, or reasons such as "suite definition changed", "--all"."""
+    samples: int = 1
+    base: SideRun | None = None
+    head: SideRun | None = None
+    comparisons: list[MetricComparison] = Field(default_factory=list)
+    absolute: list[AbsoluteCheck] = Field(default_factory=list)
+    gate: GateStatus = GateStatus.PASS
+    notes: list[str] = Field(default_factory=list)
+    flipped: list[str] = Field(default_factory=list)
+    """Example ids whose blocking-metric score changed between the sides, worst first."""
+
+
+class RunResult(Record):
+    """results.json: everything, with provenance."""
+
+    schema_version: int = 1
+    tool_version: str
+    command: str
+    created_at: str
+    finished_at: str | None = None
+    repo_root: str | None = None
+    config_path: str
+    config_sha256: str | None = None
+    base_rev: str | None = None
+    base_sha: str | None = None
+    head_rev: str | None = None
+    head_sha: str | None = None
+    merge_base: str | None = None
+    changed_files: list[str] = Field(default_factory=list)
+    shard: str | None = None
+    suites: list[SuiteResult] = Field(default_factory=list)
+    verdict: Literal["pass", "fail", "neutral", "error"] = "pass"
+    summary: str = ""
+    alpha: float = 0.05
+    seed: int = 0
+    notes: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    judge_usage: Usage = Field(default_factory=Usage)

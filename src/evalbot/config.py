@@ -170,9 +170,7 @@ class SuiteConfig(_Strict):
         known = set(names) | set(BUILTIN_METRICS)
         unknown = sorted(set(self.thresholds) - known)
         if unknown:
-            raise ValueError(
-                f"thresholds name unknown metrics {unknown}; known: {sorted(known)}"
-            )
+            raise ValueError(f"thresholds name unknown metrics {unknown}; known: {sorted(known)}")
         return self
 
     def files(self) -> list[str]:

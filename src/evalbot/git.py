@@ -13,7 +13,8 @@ from evalbot.errors import GitError
 __all__ = ["Change", "Git"]
 
 SHALLOW_HINT = (
-    "fetch the full history: in actions/checkout set 'fetch-depth: 0', or run 'git fetch --unshallow'"
+    "fetch the full history: in actions/checkout set 'fetch-depth: 0', "
+    "or run 'git fetch --unshallow'"
 )
 
 
@@ -34,7 +35,9 @@ class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _run(self, *args: str, check: bool = True, binary: bool = False) -> subprocess.CompletedProcess:
+    def _run(
+        self, *args: str, check: bool = True, binary: bool = False
+    ) -> subprocess.CompletedProcess:
         try:
             proc = subprocess.run(
                 ["git", "-c", "core.quotepath=off", *args],

@@ -20,6 +20,7 @@ __all__ = [
     "GateStatus",
     "Message",
     "MetricComparison",
+    "MetricInfo",
     "MetricKind",
     "ModelRequest",
     "Record",
@@ -240,6 +241,14 @@ class AbsoluteCheck(Record):
     note: str = ""
 
 
+class MetricInfo(Record):
+    name: str
+    kind: MetricKind
+    higher_is_better: bool = True
+    type: str = ""
+    """The metric's type in evalbot.yml (``contains``, ``llm_rubric``, built-in …)."""
+
+
 class SideRun(Record):
     """Everything one side (base or head) produced for one suite."""
 
@@ -254,6 +263,9 @@ class SideRun(Record):
     model: str
     provider: str
     example_ids: list[str]
+    groups: list[str | None] = Field(default_factory=list)
+    """Cluster (``group``) of each example, aligned with example_ids; kept so ``merge`` can
+    recompute clustered statistics without the golden set."""
     outputs: list[list[Completion]]
     """outputs[i][k]: sample k of example i."""
     scores: dict[str, list[list[float | None]]]
@@ -288,6 +300,13 @@ class SuiteResult(Record):
     notes: list[str] = Field(default_factory=list)
     flipped: list[str] = Field(default_factory=list)
     """Example ids whose blocking-metric score changed between the sides, worst first."""
+    flipped_inputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Template variables (and ``expected``) of the flipped examples, for the comment."""
+    metrics: list[MetricInfo] = Field(default_factory=list)
+    """Every compared metric with its kind and direction (so ``merge`` needs no config)."""
+    thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict)
+    """Provenance: path → sha256 of the golden set, rubrics and other head-side inputs."""
 
 
 class RunResult(Record):
@@ -316,3 +335,5 @@ class RunResult(Record):
     notes: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     judge_usage: Usage = Field(default_factory=Usage)
+    gate_config: dict[str, Any] = Field(default_factory=dict)
+    """alpha, on_inconclusive, max_error_rate as used (so ``merge`` and ``publish`` agree)."""

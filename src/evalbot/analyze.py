@@ -1,0 +1,139 @@
+"""From the two sides' scores to comparisons, absolute checks, flipped examples and the suite gate.
+
+Works only from records (SideRun, MetricInfo), so ``merge`` can recompute it from shard results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalbot.config import GateConfig, Threshold
+from evalbot.records import (
+    AbsoluteCheck,
+    GateStatus,
+    MetricComparison,
+    MetricInfo,
+    MetricKind,
+    SideRun,
+)
+from evalbot.stats import absolute_checks, apply_gate, compare_metric, suite_gate
+
+__all__ = ["Analysis", "analyze_suite", "head_values"]
+
+MAX_FLIPPED = 200
+
+
+@dataclass
+class Analysis:
+    comparisons: list[MetricComparison]
+    absolute: list[AbsoluteCheck]
+    gate: GateStatus
+    flipped: list[str]
+
+
+def _matrix(side: SideRun, metric: str) -> np.ndarray:
+    rows = side.scores.get(metric)
+    if rows is None:
+        return np.full((len(side.example_ids), 1), np.nan)
+    width = max((len(r) for r in rows), default=1) or 1
+    out = np.full((len(rows), width), np.nan)
+    for i, row in enumerate(rows):
+        for k, value in enumerate(row):
+            if value is not None:
+                out[i, k] = value
+    return out
+
+
+def head_values(head: SideRun, metrics: list[MetricInfo]) -> dict[str, float | None]:
+    """Aggregate head-side values for absolute thresholds: mean of per-example means, plus p95."""
+    values: dict[str, float | None] = {}
+    for info in metrics:
+        if info.kind == MetricKind.PAIRWISE:
+            continue
+        matrix = _matrix(head, info.name)
+        with np.errstate(all="ignore"):
+            per_example = np.nanmean(matrix, axis=1) if matrix.size else np.array([])
+        finite = per_example[np.isfinite(per_example)]
+        values[info.name] = float(finite.mean()) if finite.size else None
+    latencies = [
+        c.latency_ms for row in head.outputs for c in row if c.ok and c.latency_ms is not None
+    ]
+    values["latency_p95_ms"] = float(np.percentile(latencies, 95)) if latencies else None
+    return values
+
+
+def _flipped(base: SideRun, head: SideRun, comparisons: list[MetricComparison]) -> list[str]:
+    """Examples whose score on a blocking metric (else any compared metric) moved, worst first."""
+    chosen = [c for c in comparisons if c.blocking and c.kind != MetricKind.PAIRWISE]
+    if not chosen:
+        chosen = [
+            c
+            for c in comparisons
+            if c.kind in (MetricKind.BINARY, MetricKind.CONTINUOUS) and c.metric != "error"
+        ]
+    if not chosen:
+        return []
+    badness = np.zeros(len(head.example_ids))
+    moved = np.zeros(len(head.example_ids), dtype=bool)
+    for comparison in chosen:
+        with np.errstate(all="ignore"):
+            b = np.nanmean(_matrix(base, comparison.metric), axis=1)
+            h = np.nanmean(_matrix(head, comparison.metric), axis=1)
+        delta = h - b if comparison.higher_is_better else b - h
+        valid = np.isfinite(delta)
+        moved |= valid & (np.abs(delta) > 1e-12)
+        badness -= np.where(valid, delta, 0.0)
+    order = sorted(np.flatnonzero(moved), key=lambda i: (-badness[i], head.example_ids[i]))
+    return [head.example_ids[i] for i in order[:MAX_FLIPPED]]
+
+
+def analyze_suite(
+    *,
+    base: SideRun | None,
+    head: SideRun,
+    metrics: list[MetricInfo],
+    thresholds: Mapping[str, Threshold],
+    gate: GateConfig,
+    seed: int = 0,
+) -> Analysis:
+    comparisons: list[MetricComparison] = []
+    if base is not None:
+        groups = head.groups if any(g is not None for g in head.groups) else None
+        for info in metrics:
+            threshold = thresholds.get(info.name)
+            max_drop = threshold.max_drop if threshold and threshold.max_drop is not None else 0.0
+            if info.kind == MetricKind.PAIRWISE:
+                base_matrix = None
+            else:
+                base_matrix = _matrix(base, info.name)
+                if np.all(np.isnan(base_matrix)) and np.all(np.isnan(_matrix(head, info.name))):
+                    continue  # e.g. cost_usd for an unpriced model: nothing to compare
+            comparisons.append(
+                compare_metric(
+                    info.name,
+                    base_matrix,
+                    _matrix(head, info.name),
+                    kind=info.kind,
+                    higher_is_better=info.higher_is_better,
+                    groups=groups,
+                    alpha=gate.alpha,
+                    max_drop=max_drop,
+                    seed=seed,
+                    blocking=bool(threshold and threshold.blocking),
+                )
+            )
+        comparisons = apply_gate(
+            comparisons, thresholds, alpha=gate.alpha, on_inconclusive=gate.on_inconclusive
+        )
+    absolute = absolute_checks(head_values(head, metrics), thresholds)
+    error_rates = {"head": head.error_rate}
+    if base is not None:
+        error_rates["base"] = base.error_rate
+    status = suite_gate(
+        comparisons, absolute, error_rates=error_rates, max_error_rate=gate.max_error_rate
+    )
+    flipped = _flipped(base, head, comparisons) if base is not None else []
+    return Analysis(comparisons=comparisons, absolute=absolute, gate=status, flipped=flipped)

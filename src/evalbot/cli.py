@@ -1,0 +1,223 @@
+"""The ``evalbot`` command line: parses arguments, builds real side effects, maps errors to exits.
+
+This is the one place where exceptions become exit codes (``errors.exit_code_for``): a user
+mistake prints one line and exits 2, an evaluation failure exits 3; no traceback for either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from evalbot import __version__
+from evalbot.errors import EXIT_ERROR, EXIT_USAGE, EvalbotError, UserError, exit_code_for
+from evalbot.options import DiffOptions
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _shard(value: str) -> str:
+    match = re.fullmatch(r"(\d+)/(\d+)", value)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(f"{value!r}: use K/N with 1 ≤ K ≤ N, e.g. 2/4")
+    return value
+
+
+def _hosts(value: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-C", "--repo", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--config", default="evalbot.yml", help="config path in the repository")
+    parser.add_argument("--out", type=Path, default=Path("evalbot-results"), help="output dir")
+    parser.add_argument("--suite", action="append", default=[], help="only this suite (repeat)")
+    parser.add_argument("--offline", action="store_true", help="answer from the cache only")
+    parser.add_argument("--shard", type=_shard, help="K/N: evaluate one slice of each golden set")
+    parser.add_argument("--samples", type=int, help="override every suite's samples")
+    parser.add_argument("--concurrency", type=int, default=8, help="model calls in flight")
+    parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
+    parser.add_argument("--max-cost-usd", type=float, help="stop when spend reaches this")
+    parser.add_argument(
+        "--allowed-hosts",
+        type=_hosts,
+        default=_hosts(os.environ.get("EVALBOT_ALLOWED_HOSTS", "")) or None,
+        help="comma-separated hosts the API key may be sent to (env EVALBOT_ALLOWED_HOSTS)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of every resampling")
+    parser.add_argument("--check-name", default="evalbot", help="name in the comment marker")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+
+
+def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
+    repo = args.repo.resolve()
+    cache_dir = args.cache_dir.resolve() if args.cache_dir else None
+    return DiffOptions(
+        repo_root=repo,
+        base=base,
+        head=head,
+        config_path=args.config,
+        out_dir=args.out.resolve(),
+        suites=tuple(args.suite),
+        run_all=getattr(args, "all", False),
+        offline=args.offline,
+        shard=args.shard,
+        samples=args.samples,
+        concurrency=max(1, args.concurrency),
+        cache_dir=cache_dir,
+        max_cost_usd=args.max_cost_usd,
+        allowed_hosts=args.allowed_hosts,
+        check_name=args.check_name,
+        seed=args.seed,
+        dry_run=getattr(args, "dry_run", False),
+    )
+
+
+def _report(result, args: argparse.Namespace) -> int:
+    from evalbot.pipeline import exit_code_for_verdict
+    from evalbot.report import render_terminal
+
+    if args.quiet:
+        print(f"evalbot: {result.verdict}")
+    else:
+        print(render_terminal(result, color=sys.stdout.isatty()))
+        print(f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml)")
+    return exit_code_for_verdict(result.verdict)
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from evalbot.pipeline import run_diff
+
+    options = _options(args, base=args.base, head=args.head)
+    return _report(run_diff(options, env=os.environ), args)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from evalbot.pipeline import run_diff
+
+    options = _options(args, base=None, head=args.rev)
+    return _report(run_diff(options, env=os.environ), args)
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from evalbot.pipeline import merge_results
+
+    options = DiffOptions(
+        repo_root=Path(".").resolve(),
+        base=None,
+        out_dir=args.out.resolve(),
+        check_name=args.check_name,
+    )
+    args.quiet = False
+    return _report(merge_results([Path(d) for d in args.dirs], options), args)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from evalbot.tree import WorkTree
+    from evalbot.validate import format_report, validate
+
+    report = validate(WorkTree(args.repo.resolve()), args.config)
+    print(format_report(report))
+    return getattr(report, "exit_code", 0)
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from evalbot.publish import publish_command
+
+    return publish_command(args.results, env=os.environ)
+
+
+def _cmd_action(args: argparse.Namespace) -> int:
+    from evalbot.action import main as action_main
+
+    return action_main(os.environ)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalbot",
+        description="Paired base-vs-head LLM evals with significance tests for pull requests.",
+    )
+    parser.add_argument("--version", action="version", version=f"evalbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    diff = sub.add_parser("diff", help="detect, run base and head, test, report (the main job)")
+    diff.add_argument(
+        "--base", required=True, help="base revision; its merge-base with head is used"
+    )
+    diff.add_argument("--head", help="head revision (default: the work tree as it is on disk)")
+    diff.add_argument("--all", action="store_true", help="run every suite, changed or not")
+    diff.add_argument("--dry-run", action="store_true", help="detect only; no model call")
+    _add_run_options(diff)
+    diff.set_defaults(handler=_cmd_diff)
+
+    run = sub.add_parser("run", help="evaluate one revision (absolute thresholds only)")
+    run.add_argument("--rev", help="revision (default: the work tree)")
+    _add_run_options(run)
+    run.set_defaults(handler=_cmd_run)
+
+    merge = sub.add_parser("merge", help="combine shard results, then test and report")
+    merge.add_argument("dirs", nargs="+", help="results directories of the shards")
+    merge.add_argument("--out", type=Path, required=True)
+    merge.add_argument("--check-name", default="evalbot")
+    merge.set_defaults(handler=_cmd_merge)
+
+    publish = sub.add_parser("publish", help="post comment and check from saved results")
+    publish.add_argument("--results", type=Path, required=True, help="directory with results.json")
+    publish.set_defaults(handler=_cmd_publish)
+
+    validate = sub.add_parser("validate", help="check config, prompts, models, golden sets")
+    validate.add_argument("-C", "--repo", type=Path, default=Path("."))
+    validate.add_argument("--config", default="evalbot.yml")
+    validate.set_defaults(handler=_cmd_validate)
+
+    from evalbot.stats import power
+
+    power_parser = sub.add_parser("power", help="sample size / minimum detectable effect")
+    power.add_arguments(power_parser)
+    power_parser.set_defaults(handler=power.run)
+
+    from evalbot import calibrate
+
+    calibrate_parser = sub.add_parser("calibrate", help="agreement of a judge with human labels")
+    calibrate.add_arguments(calibrate_parser)
+    calibrate_parser.set_defaults(handler=calibrate.run)
+
+    action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
+    action.set_defaults(handler=_cmd_action)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help / --version exit 0, usage errors exit 2
+        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except UserError as exc:
+        print(f"evalbot: error: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+    except EvalbotError as exc:
+        print(f"evalbot: evaluation could not be completed: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        print("evalbot: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # a bug in evalbot, not a user mistake: show everything
+        traceback.print_exc()
+        print("evalbot: internal error; please report it with the traceback above", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""Run one suite: render prompts, generate both sides through the shared runner, score outputs.
+
+Both sides use the head's golden set and the head's metric definitions; only the prompt and the
+model config differ. Everything is rendered before the first model call, so a template error
+exits 2 without spending anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from evalbot.config import ModelConfig, SuiteConfig, load_model_config
+from evalbot.errors import CacheMissError
+from evalbot.records import Completion, Example, Message, MetricInfo, SideRun, Usage
+from evalbot.render import load_prompt
+from evalbot.run.runner import ModelRunner, build_request
+from evalbot.score.base import PairScorer, Scorer
+from evalbot.tree import FileTree
+
+__all__ = ["SidePlan", "plan_side", "run_side", "score_pairs", "usage_of"]
+
+Side = Literal["base", "head"]
+
+
+@dataclass
+class SidePlan:
+    side: Side
+    tree: FileTree
+    prompt_path: str
+    prompt_sha256: str
+    model_path: str
+    model_sha256: str
+    model: ModelConfig
+    messages: list[list[Message]]
+    """Rendered messages per example (same order as the examples)."""
+
+
+def plan_side(side: Side, tree: FileTree, suite: SuiteConfig, examples: list[Example]) -> SidePlan:
+    """Load the side's prompt and model config from its tree and render every example."""
+    prompt = load_prompt(tree, suite.prompt)
+    model, model_sha = load_model_config(tree, suite.model)
+    messages = [prompt.render(example) for example in examples]
+    return SidePlan(
+        side=side,
+        tree=tree,
+        prompt_path=suite.prompt,
+        prompt_sha256=prompt.sha256,
+        model_path=suite.model,
+        model_sha256=model_sha,
+        model=model,
+        messages=messages,
+    )
+
+
+async def _generate(
+    plan: SidePlan, examples: list[Example], samples: int, runner: ModelRunner
+) -> list[list[Completion]]:
+    needs_code = plan.model.provider in ("python", "exec")
+    workdir: Path | None = plan.tree.materialize() if needs_code else None
+    code_version = plan.tree.code_version() if needs_code else None
+
+    async def one(i: int, k: int) -> Completion:
+        request = build_request(
+            plan.model,
+            plan.messages[i],
+            sample=k,
+            vars=examples[i].vars,
+            code_version=code_version,
+        )
+        try:
+            return await runner.complete(plan.model, request, workdir=workdir)
+        except CacheMissError as exc:
+            raise CacheMissError(
+                f"{exc.message} (suite side {plan.side}, example {examples[i].id!r}, sample {k})",
+                hint="run once without --offline to record responses",
+            ) from exc
+
+    flat = await asyncio.gather(*(one(i, k) for i in range(len(examples)) for k in range(samples)))
+    return [list(flat[i * samples : (i + 1) * samples]) for i in range(len(examples))]
+
+
+async def _score_all(
+    scorers: list[Scorer], examples: list[Example], outputs: list[list[Completion]]
+) -> tuple[dict[str, list[list[float | None]]], dict[str, list[list[dict[str, Any]]]]]:
+    async def one(scorer: Scorer, i: int, k: int) -> tuple[float | None, dict[str, Any]]:
+        result = await scorer.score(examples[i], outputs[i][k])
+        value = result.value
+        if value is not None and not math.isfinite(value):
+            value = None
+        return value, result.details
+
+    scores: dict[str, list[list[float | None]]] = {}
+    details: dict[str, list[list[dict[str, Any]]]] = {}
+    for scorer in scorers:
+        samples = len(outputs[0]) if outputs else 0
+        flat = await asyncio.gather(
+            *(one(scorer, i, k) for i in range(len(examples)) for k in range(samples))
+        )
+        scores[scorer.name] = [
+            [flat[i * samples + k][0] for k in range(samples)] for i in range(len(examples))
+        ]
+        if any(d for _, d in flat):
+            details[scorer.name] = [
+                [flat[i * samples + k][1] for k in range(samples)] for i in range(len(examples))
+            ]
+    return scores, details
+
+
+def usage_of(outputs: list[list[Completion]]) -> Usage:
+    """Usage of one side, from its completions (cache hits keep their recorded figures)."""
+    flat = [c for row in outputs for c in row]
+    latencies = [c.latency_ms for c in flat if c.latency_ms is not None and c.ok]
+    return Usage(
+        requests=len(flat),
+        sent=sum(1 for c in flat if not c.cached),
+        cache_hits=sum(1 for c in flat if c.cached),
+        errors=sum(1 for c in flat if not c.ok),
+        input_tokens=sum(c.input_tokens for c in flat),
+        output_tokens=sum(c.output_tokens for c in flat),
+        cost_usd=float(sum(c.cost_usd or 0.0 for c in flat)),
+        latency_p50_ms=float(np.percentile(latencies, 50)) if latencies else None,
+        latency_p95_ms=float(np.percentile(latencies, 95)) if latencies else None,
+    )
+
+
+async def run_side(
+    plan: SidePlan,
+    examples: list[Example],
+    *,
+    samples: int,
+    scorers: list[Scorer],
+    runner: ModelRunner,
+) -> tuple[SideRun, list[list[Completion]]]:
+    outputs = await _generate(plan, examples, samples, runner)
+    judge_before = runner.usage("judge")
+    scores, details = await _score_all(scorers, examples, outputs)
+    judge_after = runner.usage("judge")
+    errored = sum(1 for row in outputs if any(not c.ok for c in row))
+    side = SideRun(
+        side=plan.side,
+        rev=plan.tree.rev,
+        sha=plan.tree.sha,
+        prompt_path=plan.prompt_path,
+        prompt_sha256=plan.prompt_sha256,
+        model_path=plan.model_path,
+        model_sha256=plan.model_sha256,
+        model=plan.model.model or (plan.model.target or " ".join(plan.model.command or [])),
+        provider=plan.model.provider,
+        example_ids=[e.id for e in examples],
+        groups=[e.group for e in examples],
+        outputs=outputs,
+        scores=scores,
+        score_details=details,
+        usage=usage_of(outputs),
+        judge_usage=_usage_delta(judge_before, judge_after),
+        error_rate=errored / len(examples) if examples else 0.0,
+    )
+    return side, outputs
+
+
+def _usage_delta(before: Usage, after: Usage) -> Usage:
+    return Usage(
+        requests=after.requests - before.requests,
+        sent=after.sent - before.sent,
+        cache_hits=after.cache_hits - before.cache_hits,
+        errors=after.errors - before.errors,
+        input_tokens=after.input_tokens - before.input_tokens,
+        output_tokens=after.output_tokens - before.output_tokens,
+        cost_usd=after.cost_usd - before.cost_usd,
+    )
+
+
+async def score_pairs(
+    scorers: list[PairScorer],
+    examples: list[Example],
+    base: list[list[Completion]],
+    head: list[list[Completion]],
+) -> tuple[dict[str, list[list[float | None]]], dict[str, list[list[dict[str, Any]]]]]:
+    """Pairwise judges: per example and sample, head's output against base's."""
+    scores: dict[str, list[list[float | None]]] = {}
+    details: dict[str, list[list[dict[str, Any]]]] = {}
+    for scorer in scorers:
+        samples = len(head[0]) if head else 0
+
+        async def one(i: int, k: int, scorer: PairScorer = scorer) -> Any:
+            if not (base[i][k].ok and head[i][k].ok):
+                return None, {"error": "an output errored"}
+            result = await scorer.compare(examples[i], base[i][k], head[i][k])
+            return result.value, result.details
+
+        flat = await asyncio.gather(
+            *(one(i, k) for i in range(len(examples)) for k in range(samples))
+        )
+        scores[scorer.name] = [
+            [flat[i * samples + k][0] for k in range(samples)] for i in range(len(examples))
+        ]
+        details[scorer.name] = [
+            [flat[i * samples + k][1] for k in range(samples)] for i in range(len(examples))
+        ]
+    return scores, details
+
+
+def metric_info(scorer: Scorer | PairScorer, type_name: str) -> MetricInfo:
+    return MetricInfo(
+        name=scorer.name,
+        kind=scorer.kind,
+        higher_is_better=scorer.higher_is_better,
+        type=type_name,
+    )

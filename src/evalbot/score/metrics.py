@@ -1,0 +1,532 @@
+"""Deterministic metrics (no model call) and the built-ins every suite gets.
+
+Pass/fail metrics are ``BINARY`` (1.0 pass, 0.0 fail). An errored output scores ``None`` for
+every metric except the built-ins ``error`` and ``latency_ms``, so an error is never counted as a
+pass or a failure. Option values may hold ``{{placeholders}}`` (see ``evalbot.render``), filled
+per example; ``check(example)`` renders them without scoring, for ``evalbot validate``.
+
+Factories raise ``ValueError`` for bad options; ``build_scorer`` turns that into a ``ConfigError``
+naming the config file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.exceptions
+import yaml
+from jsonschema.validators import validator_for
+
+from evalbot.config import MetricConfig
+from evalbot.errors import InputError
+from evalbot.records import Completion, Example, MetricKind
+from evalbot.render import parse_template, render_string, resolve_value, to_text
+from evalbot.score.base import Score, Scorer, ScoreSetup, register
+
+__all__ = [
+    "DETERMINISTIC_TYPES",
+    "CostUsd",
+    "ErrorRate",
+    "LatencyMs",
+    "OutputTokens",
+    "builtin_scorers",
+    "extract_number",
+]
+
+DETERMINISTIC_TYPES = (
+    "equals",
+    "contains",
+    "icontains",
+    "not_contains",
+    "regex",
+    "json_valid",
+    "json_schema",
+    "numeric_close",
+)
+
+_SHORT = 120
+_NUMBER = re.compile(
+    r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+)
+_FLAGS = {
+    "i": re.IGNORECASE,
+    "ignorecase": re.IGNORECASE,
+    "m": re.MULTILINE,
+    "multiline": re.MULTILINE,
+    "s": re.DOTALL,
+    "dotall": re.DOTALL,
+    "x": re.VERBOSE,
+    "verbose": re.VERBOSE,
+    "a": re.ASCII,
+    "ascii": re.ASCII,
+}
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
+
+
+def _short(text: Any) -> str:
+    text = text if isinstance(text, str) else to_text(text)
+    return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
+
+
+def _options(metric: MetricConfig, allowed: Iterable[str]) -> dict[str, Any]:
+    options = metric.options
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"unknown option {unknown[0]!r}; {metric.type!r} takes "
+            f"{', '.join(sorted(allowed)) or 'no options'}"
+        )
+    return options
+
+
+def _bool(options: dict[str, Any], key: str, default: bool) -> bool:
+    value = options.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"option {key!r} must be true or false, got {value!r}")
+    return value
+
+
+def _number(options: dict[str, Any], key: str) -> float:
+    value = options.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"option {key!r} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _templates(metric: MetricConfig, key: str, default: str | None) -> list[str]:
+    """A string/number option or a list of them, each checked for placeholder syntax now."""
+    raw = metric.options.get(key, default)
+    if raw is None:
+        raise ValueError(f"option {key!r} is required")
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise ValueError(f"option {key!r} must not be an empty list")
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise ValueError(f"option {key!r} must be a string or a list of strings")
+        text = str(item)
+        try:
+            parse_template(text)
+        except InputError as exc:
+            raise ValueError(f"option {key!r}: {exc.message}; {exc.hint}") from None
+        out.append(text)
+    return out
+
+
+def _strip_fences(text: str) -> str:
+    match = _FENCE.match(text)
+    return match.group(1) if match else text
+
+
+@dataclass
+class _Metric:
+    """Shared behaviour: errored outputs score None; option templates render per example."""
+
+    name: str
+    kind: MetricKind = MetricKind.BINARY
+    higher_is_better: bool = True
+
+    async def score(self, example: Example, output: Completion) -> Score:
+        if not output.ok or output.text is None:
+            return Score(None, {"error": _short(output.error or "no output")})
+        return self.judge(example, output.text)
+
+    def judge(self, example: Example, text: str) -> Score:
+        raise NotImplementedError
+
+    def check(self, example: Example) -> None:
+        """Render this example's option values; raises InputError when one cannot be filled."""
+
+    def where(self, option: str) -> str:
+        return f"metric {self.name!r} option {option!r}"
+
+
+def _direction(metric: MetricConfig, default: bool) -> bool:
+    return default if metric.higher_is_better is None else metric.higher_is_better
+
+
+# --------------------------------------------------------------------------------------------
+# String matching
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Match(_Metric):
+    """equals / contains / icontains / not_contains against one or more rendered values."""
+
+    mode: str = "contains"
+    values: list[str] = field(default_factory=list)
+    ignore_case: bool = False
+    strip: bool = True
+    require_all: bool = False
+
+    def needles(self, example: Example) -> list[str]:
+        out: list[str] = []
+        for template in self.values:
+            value = resolve_value(template, example, where=self.where("value"))
+            items = value if isinstance(value, list) else [value]
+            out.extend(to_text(item) for item in items)
+        return out
+
+    def check(self, example: Example) -> None:
+        self.needles(example)
+
+    def judge(self, example: Example, text: str) -> Score:
+        needles = self.needles(example)
+        if self.mode != "equals" and any(not n for n in needles):
+            return Score(None, {"error": "the value is empty for this example"})
+        fold = str.casefold if self.ignore_case else (lambda s: s)
+        hay = fold(text.strip() if self.strip and self.mode == "equals" else text)
+
+        def hit(needle: str) -> bool:
+            target = fold(needle.strip() if self.strip and self.mode == "equals" else needle)
+            return hay == target if self.mode == "equals" else target in hay
+
+        found = [n for n in needles if hit(n)]
+        if self.mode == "not_contains":
+            if found:
+                return Score(0.0, {"found": _short(found[0])})
+            return Score(1.0)
+        ok = len(found) == len(needles) if self.require_all else bool(found)
+        if ok:
+            return Score(1.0, {"matched": _short(found[0])})
+        missed = [n for n in needles if n not in found]
+        details: dict[str, Any] = {"missed": [_short(n) for n in missed[:3]]}
+        if self.mode == "equals":
+            details["got"] = _short(text)
+        return Score(0.0, details)
+
+
+@register("equals", "contains", "icontains", "not_contains")
+def _match_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+    mode = metric.type
+    allowed = {"value", "ignore_case"}
+    allowed |= {"strip"} if mode == "equals" else set()
+    allowed |= {"all"} if mode in ("contains", "icontains") else set()
+    options = _options(metric, allowed)
+    default = "{{expected}}" if mode != "not_contains" else None
+    return _Match(
+        name=metric.name,
+        higher_is_better=_direction(metric, True),
+        mode="contains" if mode == "icontains" else mode,
+        values=_templates(metric, "value", default),
+        ignore_case=_bool(options, "ignore_case", mode == "icontains"),
+        strip=_bool(options, "strip", True),
+        require_all=_bool(options, "all", False),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Regex
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+@dataclass
+class _Regex(_Metric):
+    pattern: str = ""
+    flags: int = 0
+    fullmatch: bool = False
+
+    def compiled(self, example: Example) -> re.Pattern[str]:
+        where = self.where("pattern")
+        # Substituted values are matched literally: an expected "$5.99" must not become a regex.
+        pattern = render_string(self.pattern, example, where=where, quote=re.escape)
+        try:
+            return _compile(pattern, self.flags)
+        except re.error as exc:
+            raise InputError(
+                f"{where}: invalid regex for example {example.id!r}: {exc}",
+                hint="fix the pattern",
+            ) from None
+
+    def check(self, example: Example) -> None:
+        self.compiled(example)
+
+    def judge(self, example: Example, text: str) -> Score:
+        regex = self.compiled(example)
+        match = regex.fullmatch(text.strip()) if self.fullmatch else regex.search(text)
+        if match:
+            return Score(1.0, {"matched": _short(match.group())})
+        return Score(0.0, {"missed": _short(regex.pattern)})
+
+
+def _regex_flags(value: Any) -> int:
+    if value is None:
+        return 0
+    names = value if isinstance(value, list) else [value]
+    flags = 0
+    for name in names:
+        if not isinstance(name, str):
+            raise ValueError(f"option 'flags': {name!r} is not a flag name")
+        letters = [name] if name.lower() in _FLAGS else list(name)
+        for letter in letters:
+            if letter.lower() not in _FLAGS:
+                raise ValueError(
+                    f"option 'flags': unknown flag {name!r}; use i, m, s, x, a "
+                    "(ignorecase, multiline, dotall, verbose, ascii)"
+                )
+            flags |= _FLAGS[letter.lower()]
+    return flags
+
+
+@register("regex")
+def _regex_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+    options = _options(metric, {"pattern", "flags", "fullmatch"})
+    pattern = options.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("option 'pattern' is required (a regular expression)")
+    _templates(metric, "pattern", None)
+    flags = _regex_flags(options.get("flags"))
+    # Compile once with a neutral stand-in for every placeholder, so a broken pattern fails at
+    # build time instead of on the first example.
+    parts = parse_template(pattern).parts
+    probe = "".join(part if isinstance(part, str) else "x" for part in parts)
+    try:
+        re.compile(probe, flags)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+    return _Regex(
+        name=metric.name,
+        higher_is_better=_direction(metric, True),
+        pattern=pattern,
+        flags=flags,
+        fullmatch=_bool(options, "fullmatch", False),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
+# --------------------------------------------------------------------------------------------
+
+
+def _parse_json(text: str, allow_fences: bool) -> tuple[Any, str | None]:
+    body = _strip_fences(text) if allow_fences else text
+    try:
+        return json.loads(body), None
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+
+
+@dataclass
+class _JsonValid(_Metric):
+    allow_fences: bool = False
+
+    def judge(self, example: Example, text: str) -> Score:
+        _, problem = _parse_json(text, self.allow_fences)
+        return Score(0.0, {"missed": problem}) if problem else Score(1.0)
+
+
+@register("json_valid")
+def _json_valid_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+    options = _options(metric, {"allow_fences"})
+    return _JsonValid(
+        name=metric.name,
+        higher_is_better=_direction(metric, True),
+        allow_fences=_bool(options, "allow_fences", False),
+    )
+
+
+@dataclass
+class _JsonSchema(_Metric):
+    validator: Any = None
+    allow_fences: bool = False
+
+    def judge(self, example: Example, text: str) -> Score:
+        data, problem = _parse_json(text, self.allow_fences)
+        if problem:
+            return Score(0.0, {"missed": problem})
+        try:
+            error = jsonschema.exceptions.best_match(self.validator.iter_errors(data))
+        except referencing.exceptions.Unresolvable as exc:
+            return Score(None, {"error": _short(f"schema $ref could not be resolved: {exc}")})
+        if error is None:
+            return Score(1.0)
+        path = "/".join(str(part) for part in error.absolute_path) or "(root)"
+        return Score(0.0, {"missed": _short(f"{path}: {error.message}")})
+
+
+def _load_schema(value: Any, setup: ScoreSetup) -> dict[str, Any]:
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"option 'schema' is not valid inline JSON: {exc.msg}") from None
+    elif isinstance(value, str):
+        if not setup.tree.exists(value):
+            raise ValueError(
+                f"schema file {value!r} not found; give a path from the repository root "
+                "or an inline mapping"
+            )
+        text = setup.tree.read_text(value)
+        try:
+            value = json.loads(text) if value.lower().endswith(".json") else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"schema file {value!r} is not valid JSON/YAML: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("option 'schema' must be a mapping or the path of a JSON/YAML file")
+    return value
+
+
+def _remote_refs(schema: Any) -> list[str]:
+    if isinstance(schema, dict):
+        refs = [v for k, v in schema.items() if k == "$ref" and isinstance(v, str)]
+        refs = [r for r in refs if not r.startswith("#")]
+        return refs + [r for v in schema.values() for r in _remote_refs(v)]
+    if isinstance(schema, list):
+        return [r for v in schema for r in _remote_refs(v)]
+    return []
+
+
+@register("json_schema")
+def _json_schema_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+    options = _options(metric, {"schema", "allow_fences"})
+    if "schema" not in options:
+        raise ValueError("option 'schema' is required (an inline mapping or a file path)")
+    schema = _load_schema(options["schema"], setup)
+    remote = _remote_refs(schema)
+    if remote:
+        # Nothing is fetched from the network while scoring; only refs inside the schema work.
+        raise ValueError(f"schema $ref {remote[0]!r} is not local; inline it under $defs")
+    cls = validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        raise ValueError(f"invalid JSON Schema: {exc.message}") from None
+    return _JsonSchema(
+        name=metric.name,
+        higher_is_better=_direction(metric, True),
+        validator=cls(schema, registry=referencing.Registry()),
+        allow_fences=_bool(options, "allow_fences", False),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers
+# --------------------------------------------------------------------------------------------
+
+
+def extract_number(text: str) -> float | None:
+    """The first number in ``text`` (``-3``, ``1,234.5``, ``.5``, ``2e-3``), or None."""
+    match = _NUMBER.search(text)
+    return float(match.group().replace(",", "")) if match else None
+
+
+@dataclass
+class _NumericClose(_Metric):
+    value: str = "{{expected}}"
+    tolerance: float = 0.0
+    rel_tolerance: float = 0.0
+
+    def target(self, example: Example) -> float:
+        where = self.where("value")
+        raw = resolve_value(self.value, example, where=where)
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        number = extract_number(raw) if isinstance(raw, str) else None
+        if number is None or _NUMBER.fullmatch(raw.strip()) is None:
+            raise InputError(
+                f"{where}: {_short(raw)!r} is not a number for example {example.id!r}",
+                hint="put a plain number in the golden set (e.g. 42 or 3.5)",
+            )
+        return number
+
+    def check(self, example: Example) -> None:
+        self.target(example)
+
+    def judge(self, example: Example, text: str) -> Score:
+        target = self.target(example)
+        got = extract_number(text)
+        if got is None:
+            return Score(0.0, {"missed": "no number in the output", "expected": target})
+        ok = math.isclose(got, target, rel_tol=self.rel_tolerance, abs_tol=self.tolerance)
+        ok = ok or got == target
+        return Score(1.0 if ok else 0.0, {"got": got, "expected": target})
+
+
+@register("numeric_close")
+def _numeric_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+    options = _options(metric, {"value", "tolerance", "rel_tolerance"})
+    values = _templates(metric, "value", "{{expected}}")
+    if len(values) != 1:
+        raise ValueError("option 'value' must be one number or one placeholder, not a list")
+    return _NumericClose(
+        name=metric.name,
+        higher_is_better=_direction(metric, True),
+        value=values[0],
+        tolerance=_number(options, "tolerance"),
+        rel_tolerance=_number(options, "rel_tolerance"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Built-ins: added by the pipeline to every suite, always available by name in thresholds
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LatencyMs:
+    """Latency of the call in ms, errored calls included (lower is better)."""
+
+    name: str = "latency_ms"
+    kind: MetricKind = MetricKind.HEAVY_TAILED
+    higher_is_better: bool = False
+
+    async def score(self, example: Example, output: Completion) -> Score:
+        return Score(output.latency_ms)
+
+
+@dataclass
+class OutputTokens:
+    """Output tokens of the call; None when it errored (lower is better)."""
+
+    name: str = "output_tokens"
+    kind: MetricKind = MetricKind.HEAVY_TAILED
+    higher_is_better: bool = False
+
+    async def score(self, example: Example, output: Completion) -> Score:
+        return Score(float(output.output_tokens) if output.ok else None)
+
+
+@dataclass
+class CostUsd:
+    """Cost of the call in USD; None when it errored or the model has no ``price``."""
+
+    name: str = "cost_usd"
+    kind: MetricKind = MetricKind.HEAVY_TAILED
+    higher_is_better: bool = False
+
+    async def score(self, example: Example, output: Completion) -> Score:
+        return Score(output.cost_usd if output.ok else None)
+
+
+@dataclass
+class ErrorRate:
+    """1 when the call errored (after retries), else 0 (lower is better)."""
+
+    name: str = "error"
+    kind: MetricKind = MetricKind.BINARY
+    higher_is_better: bool = False
+
+    async def score(self, example: Example, output: Completion) -> Score:
+        if output.ok:
+            return Score(0.0)
+        return Score(1.0, {"error": _short(output.error or "no output")})
+
+
+def builtin_scorers() -> list[Scorer]:
+    """The four built-ins (fresh instances), in the order they are reported."""
+    return [LatencyMs(), OutputTokens(), CostUsd(), ErrorRate()]

@@ -1,0 +1,126 @@
+"""Table contents shared by the Markdown and terminal renderers (numbers only; names are escaped
+by the caller, each for its own medium)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evalbot.records import MetricComparison, SideRun, SuiteResult, SuiteStatus
+from evalbot.report.formatting import (
+    DASH,
+    Unit,
+    format_p,
+    scale_for,
+    unit_of,
+)
+
+__all__ = [
+    "METRIC_HEADERS",
+    "USAGE_HEADERS",
+    "MetricFigures",
+    "UsageFigures",
+    "metric_figures",
+    "show_mde",
+    "suite_notes",
+    "usage_figures",
+]
+
+METRIC_HEADERS = ("Metric", "Base", "Head", "Δ", "CI", "p", "Verdict", "n", "MDE")
+USAGE_HEADERS = (
+    "Side",
+    "Model",
+    "Calls",
+    "Errors",
+    "Tokens in / out",
+    "Cost",
+    "Latency p50 / p95",
+    "Judge tokens",
+    "Judge cost",
+)
+
+
+@dataclass(frozen=True)
+class MetricFigures:
+    base: str
+    head: str
+    delta: str
+    ci: str
+    p: str
+    n: str
+    mde: str
+
+
+def metric_figures(c: MetricComparison) -> MetricFigures:
+    refs = [c.base_mean, c.head_mean]
+    if c.base_mean is None and c.head_mean is None:
+        refs = [c.delta, c.ci_low, c.ci_high]
+    scale = scale_for(unit_of(c.metric, c.kind), refs)
+    return MetricFigures(
+        base=scale.value(c.base_mean),
+        head=scale.value(c.head_mean),
+        delta=scale.delta(c.delta),
+        ci=scale.interval(c.ci_low, c.ci_high),
+        p=format_p(c.p_two_sided),
+        n=str(c.n),
+        mde=scale.magnitude(c.mde),
+    )
+
+
+def show_mde(suite: SuiteResult) -> bool:
+    return any(c.mde is not None for c in suite.comparisons)
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    side: str
+    model: str
+    """Untrusted (from a model config the PR can change): escape before use."""
+    calls: str
+    errors: str
+    tokens: str
+    cost: str
+    latency: str
+    judge_tokens: str
+    judge_cost: str
+
+
+def _usd(x: float) -> str:
+    return scale_for(Unit.USD, [x]).value(x)
+
+
+def usage_figures(run: SideRun) -> UsageFigures:
+    u, j = run.usage, run.judge_usage
+    latency = [u.latency_p50_ms, u.latency_p95_ms]
+    ms = scale_for(Unit.MS, latency)
+    calls = f"{u.requests:,}" + (f" ({u.cache_hits:,} cached)" if u.cache_hits else "")
+    judged = j.requests or j.input_tokens or j.output_tokens
+    return UsageFigures(
+        side=run.side,
+        model=run.model,
+        calls=calls,
+        errors=f"{run.error_rate:.1%}",
+        tokens=f"{u.input_tokens:,} / {u.output_tokens:,}",
+        cost=_usd(u.cost_usd),
+        latency=f"{ms.value(latency[0])} / {ms.value(latency[1])}",
+        judge_tokens=f"{j.input_tokens + j.output_tokens:,}" if judged else DASH,
+        judge_cost=_usd(j.cost_usd) if judged else DASH,
+    )
+
+
+def suite_notes(suite: SuiteResult) -> list[str]:
+    """Caveats in reading order, without repeats: suite-level, error rates, then per metric."""
+    notes: list[str] = []
+    if suite.status == SuiteStatus.NEW and not any(
+        "absolute thresholds only" in n for n in suite.notes
+    ):
+        notes.append("New suite: no base side, absolute thresholds only.")
+    notes.extend(suite.notes)
+    rates = [(r.side, r.error_rate) for r in (suite.base, suite.head) if r is not None]
+    if any(rate > 0 for _, rate in rates):
+        shown = ", ".join(f"{side} {rate:.1%}" for side, rate in rates)
+        notes.append(f"Errored examples ({shown}) are excluded from the tests, never scored.")
+    for c in suite.comparisons:
+        if c.n_dropped:
+            notes.append(f"{c.metric}: {c.n_dropped} examples dropped (no value on one side).")
+        notes.extend(f"{c.metric}: {n}" for n in c.notes)
+    return list(dict.fromkeys(notes))

@@ -10,17 +10,12 @@ from dataclasses import dataclass, field
 from evalbot.config import EvalbotConfig, SuiteConfig
 from evalbot.errors import ConfigError
 from evalbot.git import Change
+from evalbot.score.base import JUDGED_TYPES
+
+_JUDGED_TYPES = JUDGED_TYPES  # TODO(lead): drop once action.py imports JUDGED_TYPES
 
 __all__ = ["SuiteSelection", "glob_match", "select_suites"]
 
-_JUDGED_TYPES = {
-    "llm_rubric",
-    "pairwise",
-    "faithfulness",
-    "answer_relevance",
-    "context_precision",
-    "context_recall",
-}
 
 
 @dataclass
@@ -74,7 +69,7 @@ def glob_match(path: str, pattern: str) -> bool:
 
 
 def _uses_judge(suite: SuiteConfig) -> bool:
-    return any(m.type in _JUDGED_TYPES for m in suite.metrics)
+    return any(m.type in JUDGED_TYPES for m in suite.metrics)
 
 
 def _definition(suite: SuiteConfig | None) -> dict | None:

@@ -36,14 +36,12 @@ from evalbot.records import (
 from evalbot.report import write_outputs
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
-from evalbot.score.base import JudgeRuntime, ScoreSetup, build_scorer
+from evalbot.score.base import JUDGED_TYPES, JudgeRuntime, ScoreSetup, build_scorer
 from evalbot.score.metrics import builtin_scorers
 from evalbot.tree import FileTree, GitTree, WorkTree
 
 __all__ = ["exit_code_for_verdict", "run_diff", "verdict_of"]
 
-JUDGED = {"llm_rubric", "pairwise", "faithfulness", "answer_relevance"}
-JUDGED |= {"context_precision", "context_recall"}
 
 
 def _now() -> str:
@@ -88,7 +86,7 @@ def _judge_runtime(
     config: EvalbotConfig, selection: SuiteSelection, tree: FileTree, runner: ModelRunner
 ) -> JudgeRuntime | None:
     judge = config.judge_for(selection.suite)
-    if judge is None or not any(m.type in JUDGED for m in selection.suite.metrics):
+    if judge is None or not any(m.type in JUDGED_TYPES for m in selection.suite.metrics):
         return None
     model, _ = load_model_config(tree, judge.model)
     calibration: dict[str, Any] | None = None
@@ -132,6 +130,11 @@ async def _evaluate_suite(
     scorers = [s for s, _ in built if not hasattr(s, "compare")]
     pair_scorers = [s for s, _ in built if hasattr(s, "compare")]
     infos = [metric_info(s, t) for s, t in built]
+    for scorer, _ in built:
+        check = getattr(scorer, "check", None)
+        if check is not None:
+            for example in examples:
+                check(example)  # metric values render now, before anything is spent
 
     sides = [head_plan] + ([base_plan] if base_plan else [])
     runs = await asyncio.gather(

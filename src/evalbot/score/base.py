@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from evalbot.tree import FileTree
 
 __all__ = [
+    "JUDGED_TYPES",
     "JudgeRuntime",
     "PairScorer",
     "Score",
@@ -35,6 +36,19 @@ __all__ = [
     "register",
     "registered_types",
 ]
+
+
+JUDGED_TYPES = frozenset(
+    {
+        "llm_rubric",
+        "pairwise",
+        "faithfulness",
+        "answer_relevance",
+        "context_precision",
+        "context_recall",
+    }
+)
+"""Metric types graded by an LLM judge (they need a judge model and count judge usage)."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from evalbot.errors import ConfigError
 from evalbot.git import Change
 from evalbot.score.base import JUDGED_TYPES
 
-_JUDGED_TYPES = JUDGED_TYPES  # TODO(lead): drop once action.py imports JUDGED_TYPES
 
 __all__ = ["SuiteSelection", "glob_match", "select_suites"]
 

@@ -1,0 +1,347 @@
+"""``evalbot action``: the container's entrypoint. Reads the GitHub environment, runs the diff,
+publishes the comment and check, writes the job summary and outputs, returns the exit code.
+
+Only ``main`` builds real side effects (the pipeline, the GitHub client, the report renderer);
+``run`` receives them, so tests drive the whole path with a loopback GitHub and a stand-in diff.
+
+A fork PR (or a run without the model API key) is never evaluated and never claims a pass: the
+pipeline runs with ``dry_run=True`` (detection only, no model call) and the verdict is ``neutral``
+with the list of suites that would have run; when nothing would have run, it is a plain pass.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from evalbot import __version__
+from evalbot.errors import EXIT_ERROR, EvalbotError, PublishError, UserError
+from evalbot.github_client import GithubFactory, GitHubPublisher, make_github
+from evalbot.github_env import EventContext, WorkflowCommands, load_event
+from evalbot.options import DiffOptions
+from evalbot.publish import (
+    PublishTarget,
+    Reporter,
+    annotate_error,
+    default_reporter,
+    exit_code_for_verdict,
+    finish_step,
+    publish_result,
+    run_publish,
+)
+from evalbot.records import RunResult, SuiteResult
+from evalbot.settings import ActionSettings, secret_values
+
+__all__ = ["DiffFn", "main", "plan_revisions", "run"]
+
+DiffFn = Callable[..., RunResult]
+"""``evalbot.pipeline.run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult``."""
+
+FORK_REASON = (
+    "this pull request comes from a fork, and GitHub gives workflows triggered by forks no "
+    "secrets, so no model could be called"
+)
+
+
+def plan_revisions(settings: ActionSettings, event: EventContext) -> tuple[str | None, str]:
+    """(base, head) to evaluate. Head is the PR's head commit, never the merge commit in
+    ``GITHUB_SHA``; base is the PR's base (the pipeline takes its merge-base with head) unless
+    the ``base`` input overrides it."""
+    head = event.head_sha
+    if head is None:
+        raise UserError(f"the {event.event_name} event names no commit to evaluate")
+    base = settings.base or event.base_sha
+    if base is None and event.default_branch:
+        base = f"origin/{event.default_branch}"  # new branch push, workflow_dispatch
+    if base is None:
+        raise UserError(
+            f"cannot tell the base revision of this {event.event_name} event",
+            hint="set the action input 'base' (e.g. base: main)",
+        )
+    return base, head
+
+
+def _ensure_commits(root: Path, revisions: list[str], commands: WorkflowCommands) -> None:
+    """Fetch a commit the checkout lacks (shallow clones): one ``git fetch origin SHA`` each."""
+    for rev in revisions:
+        if len(rev) != 40 or not all(c in "0123456789abcdef" for c in rev):
+            continue
+        probe = ["git", "-C", str(root), "cat-file", "-e", f"{rev}^{{commit}}"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+            continue
+        commands.log(f"fetching {rev[:12]} (not in the checkout; use fetch-depth: 0)")
+        fetch = ["git", "-C", str(root), "fetch", "--no-tags", "--quiet", "origin", rev]
+        subprocess.run(fetch, capture_output=True, check=False, timeout=300)
+
+
+def _missing_keys(options: DiffOptions, env: Mapping[str, str]) -> dict[str, set[str]]:
+    """Suite name → API-key variables its head-side ``openai`` models (and judge) need but the
+    environment lacks. Config problems are left for the pipeline to report properly."""
+    from evalbot.config import load_config, load_model_config
+    from evalbot.git import Git
+    from evalbot.score.base import JUDGED_TYPES
+    from evalbot.tree import GitTree
+
+    try:
+        tree = GitTree(Git(options.repo_root), options.head or "HEAD")
+        config = load_config(tree, options.config_path)
+        missing: dict[str, set[str]] = {}
+        for suite in config.suites:
+            paths = [suite.model]
+            judge = config.judge_for(suite)
+            if judge is not None and any(m.type in JUDGED_TYPES for m in suite.metrics):
+                paths.append(judge.model)
+            for path in paths:
+                model, _ = load_model_config(tree, path)
+                if model.provider == "openai" and not env.get(model.api_key_env, "").strip():
+                    missing.setdefault(suite.name, set()).add(model.api_key_env)
+        return missing
+    except EvalbotError:
+        return {}
+
+
+def _would_run(result: RunResult) -> list[SuiteResult]:
+    return [s for s in result.suites if s.triggers]
+
+
+def _not_evaluated(result: RunResult, *, reason: str, short: str) -> RunResult:
+    """A dry-run result made honest: neutral when suites would have run, else a pass."""
+    would = _would_run(result)
+    if not would:
+        note = f"No model was called ({reason}); no eval input changed, so none was needed."
+        return result.model_copy(
+            update={"verdict": "pass", "notes": [*result.notes, note], "summary": ""}
+        )
+    names = ", ".join(s.name for s in would)
+    lines = [f"Not evaluated: {reason}. Nothing here is a pass or a fail."]
+    lines += [f"Would have run {s.name}: {', '.join(s.triggers[:10])}" for s in would]
+    lines.append(
+        "To evaluate it, push the branch to this repository or use the fork-safe workflow pair "
+        "(docs/action.md#forks)."
+    )
+    summary = f"Not evaluated ({short}): {len(would)} suite(s) would run: {names}"
+    return result.model_copy(
+        update={"verdict": "neutral", "summary": summary, "notes": [*result.notes, *lines]}
+    )
+
+
+def _error_result(
+    exc: BaseException, *, settings: ActionSettings, head: str | None, started: float
+) -> RunResult:
+    """What the pipeline wrote before failing, or a minimal error record."""
+    path = settings.out_dir / "results.json"
+    try:
+        if path.stat().st_mtime >= started - 1:
+            written = RunResult.model_validate_json(path.read_bytes())
+            if written.verdict == "error":
+                return written
+    except (OSError, ValueError):
+        pass
+    message = exc.render() if isinstance(exc, EvalbotError) else f"internal error: {exc!r}"
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return RunResult(
+        tool_version=__version__,
+        command="action",
+        created_at=now,
+        finished_at=now,
+        repo_root=str(settings.workspace),
+        config_path=settings.config,
+        head_sha=head,
+        verdict="error",
+        summary=message,
+        notes=[message],
+    )
+
+
+def _evaluate(
+    options: DiffOptions,
+    *,
+    event: EventContext,
+    env: Mapping[str, str],
+    diff: DiffFn,
+    commands: WorkflowCommands,
+) -> tuple[RunResult, bool]:
+    """Run the diff, or its dry run when no model may be called; True when neutralised."""
+    if event.is_fork:
+        commands.warning(f"Not evaluated: {FORK_REASON}.", title=options.check_name)
+        dry = diff(replace(options, dry_run=True), env=env)
+        return _not_evaluated(dry, reason=FORK_REASON, short="fork PR"), True
+    missing = _missing_keys(options, env)
+    if missing:
+        dry = diff(replace(options, dry_run=True), env=env)
+        needed = sorted({k for s in _would_run(dry) for k in missing.get(s.name, ())})
+        if needed:
+            reason = f"{', '.join(needed)} is not set in the environment of this step"
+            commands.warning(
+                f"Not evaluated: {reason}. Pass it as a secret: env: {{{needed[0]}: "
+                f"${{{{ secrets.{needed[0]} }}}}}}",
+                title=options.check_name,
+            )
+            return _not_evaluated(dry, reason=reason, short="no API key"), True
+    return diff(options, env=env), False
+
+
+def _options(settings: ActionSettings, base: str, head: str) -> DiffOptions:
+    return DiffOptions(
+        repo_root=settings.workspace,
+        base=base,
+        head=head,
+        config_path=settings.config,
+        out_dir=settings.out_dir,
+        suites=settings.suites,
+        shard=settings.shard,
+        samples=settings.samples,
+        concurrency=settings.concurrency or 8,
+        cache_dir=settings.cache_dir,
+        max_cost_usd=settings.max_cost_usd,
+        allowed_hosts=settings.allowed_hosts,
+        check_name=settings.check_name,
+        details_url=settings.run_url,
+    )
+
+
+def _outcome(
+    settings: ActionSettings,
+    *,
+    event: EventContext,
+    env: Mapping[str, str],
+    diff: DiffFn,
+    reporter: Reporter,
+    commands: WorkflowCommands,
+) -> tuple[RunResult, int]:
+    """The result and exit code; an error becomes an ``error`` result (written to --out)."""
+    started = time.time()
+    try:
+        with commands.group("evalbot: plan"):
+            base, head = plan_revisions(settings, event)
+            commands.log(f"event {event.event_name}; base {base}; head {head}")
+            if event.pr_number is not None:
+                commands.log(f"pull request #{event.pr_number} (fork: {event.is_fork})")
+            _ensure_commits(settings.workspace, [base, head], commands)
+        with commands.group("evalbot: evaluate"):
+            result, rewritten = _evaluate(
+                _options(settings, base, head), event=event, env=env, diff=diff, commands=commands
+            )
+        if rewritten:
+            reporter.write_outputs(result, settings.out_dir, check_name=settings.check_name)
+        return result, exit_code_for_verdict(result.verdict)
+    except EvalbotError as exc:
+        annotate_error(commands, exc, title=settings.check_name)
+        error: BaseException = exc
+        code = exc.exit_code
+    except Exception as exc:  # a bug in evalbot: say so, and still answer the check
+        with commands.group("evalbot: internal error"), commands.untrusted():
+            commands.log(traceback.format_exc())
+        commands.error(f"internal error: {exc!r}", title=settings.check_name)
+        error, code = exc, EXIT_ERROR
+    result = _error_result(error, settings=settings, head=event.head_sha, started=started)
+    try:
+        reporter.write_outputs(result, settings.out_dir, check_name=settings.check_name)
+    except Exception as exc:  # the check matters more than the files
+        commands.warning(f"could not write {settings.out_dir}: {exc!r}")
+    return result, code
+
+
+def run(
+    settings: ActionSettings,
+    *,
+    event: EventContext,
+    env: Mapping[str, str],
+    diff: DiffFn,
+    publisher: GitHubPublisher | None,
+    reporter: Reporter,
+    commands: WorkflowCommands,
+) -> int:
+    """Evaluate, publish, summarise; the contract's exit code (0 pass/neutral, 1 fail, 2 config
+    error, 3 evaluation error). An error is reported as a failing check too: a required check
+    always gets an answer."""
+    result, code = _outcome(
+        settings, event=event, env=env, diff=diff, reporter=reporter, commands=commands
+    )
+    render_terminal = getattr(reporter, "render_terminal", None)
+    if callable(render_terminal):
+        with commands.group(f"evalbot: {result.verdict}"), commands.untrusted():
+            commands.log(render_terminal(result))
+    comment: str | None = None
+    if event.head_sha is not None:
+        target = PublishTarget(
+            head_sha=event.head_sha, pr_number=event.pr_number, details_url=settings.run_url
+        )
+        try:
+            with commands.group("evalbot: publish"):
+                report = publish_result(
+                    result,
+                    settings=settings,
+                    target=target,
+                    publisher=publisher,
+                    reporter=reporter,
+                    commands=commands,
+                )
+                commands.log(f"comment: {report.comment}; check: {report.check}")
+                comment = report.body
+        except PublishError as exc:
+            annotate_error(commands, exc, title=settings.check_name)
+            code = code or exc.exit_code  # a failed gate keeps its 1
+    try:
+        finish_step(
+            result, settings=settings, reporter=reporter, commands=commands, comment=comment
+        )
+    except OSError as exc:
+        commands.warning(f"could not write the job summary or outputs: {exc}")
+    commands.log(f"evalbot: {result.verdict} (exit {code})")
+    return code
+
+
+def main(
+    env: Mapping[str, str],
+    *,
+    diff: DiffFn | None = None,
+    github_factory: GithubFactory | None = None,
+    reporter: Reporter | None = None,
+    stdout: TextIO | None = None,
+) -> int:
+    """The container entrypoint (``evalbot action``). Secrets are masked before anything else is
+    printed. On ``workflow_run`` it publishes saved results instead (see ``evalbot.publish``)."""
+    commands = WorkflowCommands(stdout or sys.stdout)
+    for value in secret_values(env):
+        commands.mask(value)
+    reporter = reporter or default_reporter()
+    github_factory = github_factory or make_github
+    try:
+        settings = ActionSettings.from_environ(env)
+        event = load_event(env)
+    except EvalbotError as exc:
+        annotate_error(commands, exc, title="evalbot")
+        return exc.exit_code
+    if event.event_name == "workflow_run":
+        return run_publish(
+            settings.out_dir,
+            env=env,
+            commands=commands,
+            github_factory=github_factory,
+            reporter=reporter,
+        )
+    if diff is None:
+        from evalbot.pipeline import run_diff
+
+        diff = run_diff
+    publisher = None
+    if settings.token:
+        gh = github_factory(settings.token, settings.api_url)
+        publisher = GitHubPublisher(gh, event.repository, bot_login=settings.bot_login)
+    return run(
+        settings,
+        event=event,
+        env=env,
+        diff=diff,
+        publisher=publisher,
+        reporter=reporter,
+        commands=commands,
+    )

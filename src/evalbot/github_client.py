@@ -1,0 +1,249 @@
+"""The GitHub REST calls evalbot makes, through PyGithub: sticky comment, check run, status, PRs.
+
+Every PyGithub or transport failure leaves this module as a ``PublishError``; a 401/403 (the
+read-only ``GITHUB_TOKEN`` of fork PRs, a missing ``permissions:`` entry) is a
+``PermissionDenied`` so the caller can downgrade it to a warning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry
+from github.IssueComment import IssueComment
+from github.PullRequest import PullRequest
+
+from evalbot.errors import PublishError
+
+__all__ = [
+    "ANNOTATIONS_PER_REQUEST",
+    "DEFAULT_BOT_LOGIN",
+    "GitHubPublisher",
+    "GithubFactory",
+    "PermissionDenied",
+    "make_github",
+]
+
+ANNOTATIONS_PER_REQUEST = 50
+DEFAULT_BOT_LOGIN = "github-actions[bot]"
+"""Who ``GITHUB_TOKEN`` comments as; ``GET /user`` answers 403 for installation tokens."""
+
+GithubFactory = Callable[[str, str], Github]
+"""``(token, api_url) -> Github``; tests pass one without throttling or retries."""
+
+
+class PermissionDenied(PublishError):
+    """The token may not do this (401/403): a warning for the caller, not a failed run."""
+
+
+def make_github(token: str, api_url: str, *, throttle: bool = True, retry: bool = True) -> Github:
+    """A client for ``api_url`` (``GITHUB_API_URL``: github.com or ``https://HOST/api/v3``).
+
+    PyGithub's ``GithubRetry`` retries 5xx and rate-limit 403s, sleeping until the reset (at
+    most 5 minutes, then it fails). Writes are not retried at this level: a POST that timed out
+    may have created the comment, so ``upsert_comment`` retries find-then-write instead.
+    """
+    policy = GithubRetry(
+        total=4,
+        secondary_rate_wait=60,
+        max_rate_limit_wait=300,
+        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+    )
+    return Github(
+        auth=Auth.Token(token),
+        base_url=api_url,
+        per_page=100,
+        timeout=30,
+        retry=policy if retry else None,
+        seconds_between_requests=0.25 if throttle else 0,
+        seconds_between_writes=1.0 if throttle else 0,
+        lazy=True,
+        user_agent="evalbot",
+    )
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    text = str(data.get("message") or exc.message or exc)
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors:
+        first = errors[0]
+        detail = first.get("message") if isinstance(first, dict) else str(first)
+        if detail:
+            text += f" ({detail})"
+    return text
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except GithubException as exc:
+        text = f"{action}: HTTP {exc.status}: {_message(exc)}"
+        if exc.status in (401, 403):
+            raise PermissionDenied(text) from exc
+        raise PublishError(text) from exc
+    except requests.RequestException as exc:
+        raise PublishError(f"{action}: {type(exc).__name__}: {exc}") from exc
+
+
+def _same_login(a: str, b: str) -> bool:
+    # REST says "github-actions[bot]", GraphQL says "github-actions": compare without the suffix.
+    return a.lower().removesuffix("[bot]") == b.lower().removesuffix("[bot]")
+
+
+def _normalised(body: str) -> str:
+    return "\n".join(line.rstrip() for line in body.replace("\r\n", "\n").split("\n")).strip()
+
+
+class GitHubPublisher:
+    """The write side of evalbot on one repository."""
+
+    write_attempts = 2
+    retry_delay_s = 3.0
+
+    def __init__(self, gh: Github, repository: str, *, bot_login: str | None = None) -> None:
+        self.gh = gh
+        self.repository = repository
+        self.repo = gh.get_repo(repository)
+        self._login = bot_login
+
+    def viewer_login(self) -> str:
+        """The token's own login: ``GET /user`` for PATs, else the override or Actions' bot."""
+        if self._login is None:
+            try:
+                with _translated("GET /user"):
+                    self._login = self.gh.get_user().login
+            except PermissionDenied:
+                self._login = DEFAULT_BOT_LOGIN
+        return self._login
+
+    def find_sticky(self, pr_number: int, marker: str) -> IssueComment | None:
+        """Our comment: first line is ``marker`` *and* the author is the token's own account.
+
+        Someone quoting the marker (or a model output forging it) never matches on author.
+        Reads every page (100 per page), oldest first; the first match wins.
+        """
+        login = self.viewer_login()
+        with _translated(f"list comments of #{pr_number}"):
+            for comment in self.repo.get_issue(pr_number).get_comments():
+                body = comment.body or ""
+                if body.split("\n", 1)[0].strip() != marker:
+                    continue
+                if comment.user is not None and _same_login(comment.user.login, login):
+                    return comment
+        return None
+
+    def upsert_comment(
+        self, pr_number: int, body: str, *, marker: str, skip_unchanged: bool, create: bool = True
+    ) -> str:
+        """Edit our sticky comment in place, or create it. Returns what happened:
+        ``updated``, ``unchanged`` (same body and ``skip_unchanged``), ``created`` or
+        ``not-created`` (no comment yet and ``create`` is False).
+
+        A failed write (5xx, timeout) is retried from the look-up, never by re-sending the POST,
+        so a comment that was created despite the error is found and not duplicated.
+        """
+        for attempt in range(1, self.write_attempts + 1):
+            try:
+                return self._upsert_once(
+                    pr_number, body, marker=marker, skip_unchanged=skip_unchanged, create=create
+                )
+            except PermissionDenied:
+                raise
+            except PublishError:
+                if attempt == self.write_attempts:
+                    raise
+                time.sleep(self.retry_delay_s)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _upsert_once(
+        self, pr_number: int, body: str, *, marker: str, skip_unchanged: bool, create: bool
+    ) -> str:
+        existing = self.find_sticky(pr_number, marker)
+        if existing is not None:
+            if skip_unchanged and _normalised(existing.body or "") == _normalised(body):
+                return "unchanged"
+            with _translated(f"edit comment {existing.id}"):
+                existing.edit(body)
+            return "updated"
+        if not create:
+            return "not-created"
+        with _translated(f"comment on #{pr_number}"):
+            self.repo.get_issue(pr_number).create_comment(body)
+        return "created"
+
+    def create_check_run(
+        self,
+        *,
+        name: str,
+        head_sha: str,
+        conclusion: str,
+        title: str,
+        summary: str,
+        annotations: list[dict[str, Any]],
+        details_url: str | None,
+    ) -> int:
+        """A completed check run; annotations go 50 per request (create, then edits append)."""
+        batches = [
+            annotations[i : i + ANNOTATIONS_PER_REQUEST]
+            for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)
+        ] or [[]]
+        extra: dict[str, Any] = {"details_url": details_url} if details_url else {}
+        with _translated(f"create check run {name!r}"):
+            run = self.repo.create_check_run(
+                name=name,
+                head_sha=head_sha,
+                status="completed",
+                conclusion=conclusion,
+                output={"title": title, "summary": summary, "annotations": batches[0]},
+                **extra,
+            )
+        for batch in batches[1:]:
+            with _translated(f"add annotations to check run {run.id}"):
+                run.edit(output={"title": title, "summary": summary, "annotations": batch})
+        return run.id
+
+    def create_status(
+        self, *, sha: str, state: str, description: str, context: str, target_url: str | None
+    ) -> None:
+        extra: dict[str, Any] = {"target_url": target_url} if target_url else {}
+        with _translated(f"set commit status {context!r}"):
+            self.repo.get_commit(sha).create_status(
+                state=state, description=description, context=context, **extra
+            )
+
+    def get_pull(self, number: int) -> PullRequest:
+        with _translated(f"get pull request #{number}"):
+            pull = self.repo.get_pull(number)
+            _ = pull.head.sha  # lazy object: fetch now, inside the translation
+        return pull
+
+    def find_open_pull(
+        self, head_sha: str, *, numbers: tuple[int, ...], head_label: str | None
+    ) -> PullRequest | None:
+        """The open PR whose head is ``head_sha``: by number when the event lists it, else by
+        ``GET /commits/{sha}/pulls``, else by ``GET /pulls?head=owner:branch`` (fork PRs are
+        missing from ``workflow_run.pull_requests``)."""
+
+        def matches(pull: PullRequest) -> bool:
+            return pull.head.sha == head_sha and pull.state == "open"
+
+        for number in numbers:
+            pull = self.get_pull(number)
+            if matches(pull):
+                return pull
+        with _translated(f"list pull requests of commit {head_sha[:12]}"):
+            for pull in self.repo.get_commit(head_sha).get_pulls():
+                if matches(pull):
+                    return pull
+        if head_label:
+            with _translated(f"list pull requests of {head_label}"):
+                for pull in self.repo.get_pulls(state="open", head=head_label):
+                    if matches(pull):
+                        return pull
+        return None

@@ -1,0 +1,181 @@
+"""Settings of the GitHub Action (and of ``evalbot publish``), read from the environment.
+
+The runner passes each input ``foo-bar`` as ``INPUT_FOO-BAR`` (hyphen kept); ``INPUT_FOO_BAR``
+and ``EVALBOT_FOO_BAR`` are read as well, so the same settings work from action.yml's ``runs.env``
+mapping and from a plain ``run:`` step. Every value arrives as a string and is parsed strictly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, cast
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from evalbot.errors import ConfigError
+
+__all__ = ["ActionSettings", "read_input", "secret_values"]
+
+CheckMode = Literal["check-run", "status", "none"]
+CommentMode = Literal["always", "on-change", "never"]
+CHECK_MODES = ("check-run", "status", "none")
+COMMENT_MODES = ("always", "on-change", "never")
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_SERVER_URL = "https://github.com"
+_SECRET_NAME = re.compile(r"(?:_KEY|_TOKEN|_SECRET|_PASSWORD)$")
+_MIN_MASK_LENGTH = 4
+"""Shorter values are not secrets (``1``, ``yes``) and masking them would garble every log line."""
+
+
+def read_input(env: Mapping[str, str], name: str) -> str | None:
+    """An action input by its kebab-case name; None when unset or blank."""
+    upper = name.upper()
+    snake = upper.replace("-", "_")
+    for key in (f"INPUT_{upper}", f"INPUT_{snake}", f"EVALBOT_{snake}"):
+        value = env.get(key)
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (read_input(env, name) or default).lower()
+    if value not in allowed:
+        raise ConfigError(f"input '{name}': {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, *, minimum: int = 1) -> int | None:
+    raw = read_input(env, name)
+    if raw is None:
+        return None
+    if not re.fullmatch(r"\d+", raw) or int(raw) < minimum:
+        raise ConfigError(f"input '{name}': expected a whole number ≥ {minimum}, got {raw!r}")
+    return int(raw)
+
+
+def _float(env: Mapping[str, str], name: str) -> float | None:
+    raw = read_input(env, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"input '{name}': expected a number ≥ 0, got {raw!r}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = read_input(env, name) or ""
+    return tuple(dict.fromkeys(p.strip() for p in re.split(r"[,\n]", raw) if p.strip()))
+
+
+def _shard(env: Mapping[str, str]) -> str | None:
+    raw = read_input(env, "shard")
+    if raw is None:
+        return None
+    match = re.fullmatch(r"(\d+)/(\d+)", raw)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ConfigError(f"input 'shard': {raw!r} is not K/N with 1 ≤ K ≤ N (e.g. 2/4)")
+    return raw
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """Values to ``::add-mask::``: the token input and every ``*_KEY``/``*_TOKEN``/… variable."""
+    values = []
+    for name, value in env.items():
+        upper = name.upper()
+        if upper in ("INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN") or _SECRET_NAME.search(upper):
+            values.extend(v.strip() for v in value.splitlines())
+    return sorted({v for v in values if len(v) >= _MIN_MASK_LENGTH}, key=len, reverse=True)
+
+
+class ActionSettings(BaseModel):
+    """Inputs of action.yml plus the parts of the Actions environment evalbot uses."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    workspace: Path
+    """``GITHUB_WORKSPACE``: the checked-out repository (``/github/workspace`` in the container)."""
+    config: str = "evalbot.yml"
+    github_token: SecretStr | None = None
+    base: str | None = None
+    """Overrides the PR's base; the pipeline still evaluates from its merge-base with head."""
+    suites: tuple[str, ...] = ()
+    check: CheckMode = "check-run"
+    check_name: str = "evalbot"
+    comment: CommentMode = "on-change"
+    concurrency: int | None = None
+    samples: int | None = None
+    shard: str | None = None
+    max_cost_usd: float | None = None
+    allowed_hosts: tuple[str, ...] | None = None
+    cache_dir: Path | None = None
+    out_dir: Path
+    """Where results.json, comment.md and junit.xml go (``EVALBOT_OUT_DIR``, default
+    ``<workspace>/evalbot-results``)."""
+    bot_login: str | None = None
+    """``EVALBOT_BOT_LOGIN``: whose comments count as ours when ``GET /user`` is forbidden
+    (App tokens); default ``github-actions[bot]`` for ``GITHUB_TOKEN``."""
+    api_url: str = DEFAULT_API_URL
+    server_url: str = DEFAULT_SERVER_URL
+    repository: str = ""
+    run_id: str | None = None
+    output_path: Path | None = None
+    summary_path: Path | None = None
+
+    @property
+    def run_url(self) -> str | None:
+        if not (self.repository and self.run_id):
+            return None
+        return f"{self.server_url.rstrip('/')}/{self.repository}/actions/runs/{self.run_id}"
+
+    @property
+    def token(self) -> str | None:
+        return self.github_token.get_secret_value() if self.github_token else None
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> ActionSettings:
+        """Parse inputs and ``GITHUB_*`` variables; raises ConfigError naming the bad input."""
+        workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
+        check_name = read_input(env, "check-name") or "evalbot"
+        if re.search(r"--|[<>\r\n]", check_name) or len(check_name) > 100:
+            raise ConfigError(
+                f"input 'check-name': {check_name!r} cannot be used",
+                hint="use letters, digits, spaces, '/', '_' or '-' (no '--', '<', '>')",
+            )
+        token = read_input(env, "github-token") or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
+        cache_dir = read_input(env, "cache-dir")
+        out_dir = env.get("EVALBOT_OUT_DIR") or "evalbot-results"
+        hosts = _list(env, "allowed-hosts")
+        output_path = env.get("GITHUB_OUTPUT")
+        summary_path = env.get("GITHUB_STEP_SUMMARY")
+        return cls(
+            workspace=workspace,
+            config=read_input(env, "config") or "evalbot.yml",
+            github_token=SecretStr(token.strip()) if token and token.strip() else None,
+            base=read_input(env, "base"),
+            suites=_list(env, "suites"),
+            check=cast(CheckMode, _choice(env, "check", CHECK_MODES, "check-run")),
+            check_name=check_name,
+            comment=cast(CommentMode, _choice(env, "comment", COMMENT_MODES, "on-change")),
+            concurrency=_int(env, "concurrency"),
+            samples=_int(env, "samples"),
+            shard=_shard(env),
+            max_cost_usd=_float(env, "max-cost-usd"),
+            allowed_hosts=tuple(h.lower() for h in hosts) or None,
+            cache_dir=(workspace / cache_dir) if cache_dir else None,
+            out_dir=workspace / out_dir,
+            bot_login=(env.get("EVALBOT_BOT_LOGIN") or "").strip() or None,
+            api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            server_url=(env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),
+            repository=env.get("GITHUB_REPOSITORY", ""),
+            run_id=env.get("GITHUB_RUN_ID") or None,
+            output_path=Path(output_path) if output_path else None,
+            summary_path=Path(summary_path) if summary_path else None,
+        )

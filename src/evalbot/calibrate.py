@@ -1,0 +1,370 @@
+"""``evalbot calibrate --labels FILE``: how well a suite's LLM judge agrees with human labels.
+
+The judge metric is run, through the same runner, cache and frozen steps as a diff, on outputs
+that humans have scored. Agreement is reported as Cohen's κ (quadratic-weighted for ordinal
+scales), Krippendorff's α and Spearman's ρ, each with a seeded item-bootstrap interval, and the
+verdict is read off the *lower* bound of α (Krippendorff: ≥ 0.800 reliable, 0.667–0.800
+tentative). Rows with two or more human ratings give the human–human ceiling.
+
+The record written (``--out``) is what ``judge.calibration`` in evalbot.yml points at; the PR
+comment notes a missing, stale (other judge model or rubric) or failing record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evalbot import __version__
+from evalbot.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
+from evalbot.config import MetricConfig, SuiteConfig, load_config, load_model_config, sha256_text
+from evalbot.errors import ConfigError, InputError, UserError
+from evalbot.records import Completion, Example
+
+__all__ = [
+    "ALPHA_RELIABLE",
+    "ALPHA_TENTATIVE",
+    "POINTWISE_JUDGES",
+    "CalibrationOptions",
+    "LabelledOutput",
+    "add_arguments",
+    "agreement",
+    "calibrate",
+    "calibration_note",
+    "load_labels",
+    "run",
+    "summary",
+    "verdict_for",
+]
+
+POINTWISE_JUDGES = ("llm_rubric", "faithfulness", "answer_relevance")
+POINTWISE_JUDGES += ("context_precision", "context_recall")
+"""The judge metric types calibrate supports (every type in JUDGED_TYPES but ``pairwise``)."""
+_RESERVED = {"id", "output", "human", "metric", "expected", "context", "group", "metadata", "vars"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelledOutput:
+    example: Example
+    output: str
+    human: list[float]
+    """One rating per human rater (at least one)."""
+
+
+def _human(value: Any, *, label: str, line: int) -> list[float]:
+    values = value if isinstance(value, list) else [value]
+    ratings = []
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise InputError(
+                f"'human' must be a number or a list of numbers, got {v!r}",
+                file=label,
+                line=line,
+                hint='e.g. "human": 4 or "human": [4, 5] for two raters',
+            )
+        ratings.append(float(v))
+    if not ratings:
+        raise InputError("'human' has no rating", file=label, line=line)
+    return ratings
+
+
+def load_labels(path: Path, *, metric: str | None = None) -> list[LabelledOutput]:
+    """JSONL rows ``{id?, vars… | input…, output, human, metric?, expected?, context?}``.
+
+    Rows naming another ``metric`` are skipped; rows without one apply to any metric.
+    """
+    from evalbot.golden import derive_id
+
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError("labels file not found", file=label) from exc
+    rows: list[LabelledOutput] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not JSON: {exc.msg}", file=label, line=number) from exc
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object", file=label, line=number)
+        if metric is not None and row.get("metric") not in (None, metric):
+            continue
+        if not isinstance(row.get("output"), str):
+            raise InputError("'output' (the judged text) is missing", file=label, line=number)
+        if "human" not in row:
+            raise InputError("'human' (the human score) is missing", file=label, line=number)
+        variables = row.get("vars")
+        if not isinstance(variables, dict):
+            variables = {k: v for k, v in row.items() if k not in _RESERVED}
+        context = row.get("context")
+        if isinstance(context, str):
+            context = [context]
+        example = Example(
+            id=str(row.get("id") or derive_id({k: v for k, v in row.items() if k != "human"})),
+            vars=variables,
+            expected=row.get("expected"),
+            group=row.get("group"),
+            context=context,
+            metadata=row.get("metadata") or {},
+            line=number,
+        )
+        human = _human(row["human"], label=label, line=number)
+        rows.append(LabelledOutput(example=example, output=row["output"], human=human))
+    if not rows:
+        raise InputError("no labelled rows for this metric", file=label)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the judge on the labels
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationOptions:
+    labels: Path
+    repo_root: Path = Path(".")
+    config_path: str = "evalbot.yml"
+    suite: str | None = None
+    metric: str | None = None
+    offline: bool = False
+    cache_dir: Path | None = None
+    concurrency: int = 8
+    seed: int = 0
+    n_resamples: int = 2000
+    allowed_hosts: tuple[str, ...] | None = None
+
+
+def _pick(
+    config_suites: list[SuiteConfig], suite: str | None, metric: str | None
+) -> tuple[SuiteConfig, MetricConfig]:
+    candidates = [
+        (s, m)
+        for s in config_suites
+        for m in s.metrics
+        if (suite is None or s.name == suite) and (metric is None or m.name == metric)
+    ]
+    if suite is not None and not any(s.name == suite for s in config_suites):
+        raise ConfigError(f"no suite named {suite!r}", hint="check --suite against evalbot.yml")
+    judged = [(s, m) for s, m in candidates if m.type in POINTWISE_JUDGES]
+    if metric is not None and candidates and not judged:
+        raise UserError(
+            f"metric {metric!r} is of type {candidates[0][1].type!r}: calibrate supports "
+            f"pointwise judge metrics ({', '.join(POINTWISE_JUDGES)})"
+        )
+    if len(judged) == 1:
+        return judged[0]
+    names = ", ".join(f"{s.name}/{m.name}" for s, m in judged) or "none"
+    raise UserError(
+        f"pick one judge metric with --suite and --metric (candidates: {names})",
+        hint="e.g. evalbot calibrate --labels labels.jsonl --suite support --metric helpful",
+    )
+
+
+async def _judge_all(scorer: Any, rows: list[LabelledOutput]) -> list[Any]:
+    return list(
+        await asyncio.gather(
+            *(scorer.score(row.example, Completion(text=row.output)) for row in rows)
+        )
+    )
+
+
+def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[str, Any]:
+    """Run the judge metric on the labels and return the calibration record."""
+    from evalbot.run.cache import ResponseCache
+    from evalbot.run.runner import ModelRunner
+    from evalbot.score.base import JudgeRuntime, ScoreSetup, build_scorer
+    from evalbot.tree import WorkTree
+
+    tree = WorkTree(options.repo_root)
+    config = load_config(tree, options.config_path)
+    suite, metric = _pick(config.suites, options.suite, options.metric)
+    judge_config = config.judge_for(suite)
+    runtime_path = judge_config.model if judge_config else metric.options.get("judge")
+    if not isinstance(runtime_path, str):
+        raise ConfigError(
+            f"suite {suite.name!r} has no judge",
+            file=tree.label(options.config_path),
+            hint="add 'judge: {model: models/judge.yaml}' to evalbot.yml",
+        )
+    runtime_model, _ = load_model_config(tree, runtime_path)
+    judge_path = str(metric.options.get("judge") or runtime_path)
+    model, _ = load_model_config(tree, judge_path)
+    rows = load_labels(options.labels, metric=metric.name)
+    cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
+
+    async def score_rows() -> tuple[Any, list[Any]]:
+        runner = ModelRunner(
+            cache=ResponseCache(cache_dir),
+            concurrency=options.concurrency,
+            offline=options.offline,
+            env=env,
+            allowed_hosts=options.allowed_hosts,
+        )
+        try:
+            setup = ScoreSetup(
+                tree=tree,
+                judge=JudgeRuntime(runner=runner, model=runtime_model, model_path=runtime_path),
+                cache_dir=cache_dir,
+            )
+            scorer = build_scorer(metric, setup, where=tree.label(options.config_path))
+            return scorer, await _judge_all(scorer, rows)
+        finally:
+            await runner.aclose()
+
+    scorer, scores = asyncio.run(score_rows())
+    scale = (scorer.lo, scorer.hi) if metric.type == "llm_rubric" else None
+    result = agreement(
+        [s.value for s in scores],
+        [row.human for row in rows],
+        scale=scale,
+        seed=options.seed,
+        n_resamples=options.n_resamples,
+    )
+    errors = [s.details.get("error") for s in scores if s.value is None]
+    return {
+        "schema": "evalbot-calibration/1",
+        "judge_model": model.model,
+        "judge_model_path": judge_path,
+        "suite": suite.name,
+        "metric": metric.name,
+        "metric_type": metric.type,
+        "rubric_path": metric.options.get("rubric"),
+        "rubric_sha256": getattr(scorer, "rubric_sha256", None),
+        **result,
+        "bars": {"reliable": ALPHA_RELIABLE, "tentative": ALPHA_TENTATIVE},
+        "judge_errors": [e for e in errors if e][:5],
+        "labels": str(options.labels),
+        "labels_sha256": sha256_text(options.labels.read_text(encoding="utf-8")),
+        "seed": options.seed,
+        "n_resamples": options.n_resamples,
+        "tool_version": __version__,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# PR comment note and CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def calibration_note(
+    record: dict[str, Any] | None, *, judge_model: str, rubric_sha256: str | None
+) -> str | None:
+    """One line for the PR comment when the judge's calibration is missing, stale or failing."""
+    how = "run `evalbot calibrate` (docs/judges.md)"
+    if record is None:
+        return f"Judge {judge_model} is not calibrated against human labels; {how}."
+    if not isinstance(record, dict) or "verdict" not in record:
+        return f"The judge's calibration record is unreadable; {how}."
+    if record.get("judge_model") != judge_model:
+        return (
+            f"Judge calibration is stale: it was made for {record.get('judge_model')}, "
+            f"this run's judge is {judge_model}; {how}."
+        )
+    if rubric_sha256 and record.get("rubric_sha256") not in (None, rubric_sha256):
+        return f"Judge calibration is stale: the rubric changed since it was made; {how}."
+    if record.get("verdict") != "reliable":
+        low = (record.get("cis") or {}).get("alpha", [None])[0]
+        bound = f"{low:.2f}" if isinstance(low, int | float) else "n/a"
+        return (
+            f"Judge calibration is {record.get('verdict')}: Krippendorff's α lower bound "
+            f"{bound} (reliable ≥ {ALPHA_RELIABLE:.2f}) on {record.get('n')} labels."
+        )
+    return None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--labels", type=Path, required=True, help="JSONL of human-scored outputs")
+    parser.add_argument("-C", "--repo", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--config", default="evalbot.yml", help="config path in the repository")
+    parser.add_argument("--suite", help="suite of the judge metric")
+    parser.add_argument("--metric", help="the judge metric to calibrate")
+    parser.add_argument(
+        "--out", type=Path, default=Path("evalbot-calibration.json"), help="record to write"
+    )
+    parser.add_argument("--offline", action="store_true", help="answer from the cache only")
+    parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
+    parser.add_argument("--concurrency", type=int, default=8, help="judge calls in flight")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
+
+
+def _fmt(value: float | None, ci: list[float | None] | None = None) -> str:
+    if value is None:
+        return "n/a"
+    if ci and ci[0] is not None and ci[1] is not None:
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{value:.3f}"
+
+
+def summary(record: dict[str, Any]) -> str:
+    cis = record.get("cis", {})
+    lines = [
+        f"Judge {record['judge_model']} on {record['suite']}/{record['metric']}: "
+        f"n={record['n']} ({record['n_dropped']} dropped)",
+        f"  Cohen's κ            {_fmt(record.get('kappa'), cis.get('kappa'))}",
+    ]
+    if record.get("weighted_kappa") is not None:
+        lines.append(
+            f"  quadratic κ          {_fmt(record['weighted_kappa'], cis.get('weighted_kappa'))}"
+        )
+    lines += [
+        f"  Krippendorff α ({record['alpha_level']}) {_fmt(record.get('alpha'), cis.get('alpha'))}",
+        f"  Spearman ρ           {_fmt(record.get('spearman'), cis.get('spearman'))}",
+    ]
+    ceiling = record.get("ceiling")
+    if ceiling:
+        lines.append(
+            f"  human–human ceiling  α {_fmt(ceiling.get('alpha'), ceiling.get('alpha_ci'))} "
+            f"(n={ceiling['n']}, {ceiling['raters']} raters)"
+        )
+    low = cis.get("alpha", [None])[0]
+    lines.append(
+        f"Verdict: {record['verdict']} (α lower bound {_fmt(low)}; "
+        f"reliable ≥ {ALPHA_RELIABLE}, tentative ≥ {ALPHA_TENTATIVE})"
+    )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """CLI handler: 0 when the judge is reliable or tentative, 1 when unreliable."""
+    repo = args.repo.resolve()
+    raw_hosts = os.environ.get("EVALBOT_ALLOWED_HOSTS", "").split(",")
+    hosts = tuple(h.strip().lower() for h in raw_hosts if h.strip())
+    options = CalibrationOptions(
+        labels=args.labels,
+        repo_root=repo,
+        config_path=args.config,
+        suite=args.suite,
+        metric=args.metric,
+        offline=args.offline,
+        cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
+        concurrency=max(1, args.concurrency),
+        seed=args.seed,
+        n_resamples=max(100, args.bootstrap),
+        allowed_hosts=hosts or None,
+    )
+    record = calibrate(options, env=os.environ)
+    args.out.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(summary(record))
+    print(f"Record written to {args.out}; point judge.calibration in evalbot.yml at it.")
+    return 1 if record["verdict"] == "unreliable" else 0

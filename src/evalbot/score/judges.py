@@ -1,0 +1,75 @@
+"""Registers every LLM-judge metric type (imported by ``score.base`` for its side effects).
+
+| type | scorer | kind |
+| --- | --- | --- |
+| ``llm_rubric`` | G-Eval rubric grading with frozen steps | continuous |
+| ``pairwise`` | head vs base, both orders | pairwise |
+| ``faithfulness``, ``answer_relevance`` | claim/statement-level RAG | continuous |
+| ``context_precision``, ``context_recall`` | retrieval quality against ``expected`` | continuous |
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from evalbot.config import MetricConfig
+from evalbot.errors import ConfigError
+from evalbot.score.base import PairScorer, Scorer, ScoreSetup, register
+from evalbot.score.judge_io import NoJudgeError
+from evalbot.score.pairwise import PairwiseScorer, build_pairwise, pairwise_diagnostics
+from evalbot.score.rag import (
+    AnswerRelevanceScorer,
+    ContextPrecisionScorer,
+    ContextRecallScorer,
+    FaithfulnessScorer,
+    build_rag,
+)
+from evalbot.score.rubric import RubricScorer, build_rubric
+
+if TYPE_CHECKING:
+    from evalbot.tree import FileTree
+
+__all__ = [
+    "AnswerRelevanceScorer",
+    "ContextPrecisionScorer",
+    "ContextRecallScorer",
+    "FaithfulnessScorer",
+    "PairwiseScorer",
+    "RubricScorer",
+    "check_judge_metric",
+    "pairwise_diagnostics",
+]
+
+
+@register("llm_rubric")
+def _llm_rubric(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+    return build_rubric(metric, setup)
+
+
+@register("pairwise")
+def _pairwise(metric: MetricConfig, setup: ScoreSetup) -> PairScorer:
+    return build_pairwise(metric, setup)
+
+
+@register("faithfulness", "answer_relevance", "context_precision", "context_recall")
+def _rag(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+    return build_rag(metric, setup)
+
+
+_FACTORIES = {"llm_rubric": _llm_rubric, "pairwise": _pairwise}
+
+
+def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> None:
+    """Check a judge metric's options and files without a judge or any call (for ``validate``).
+
+    Raises ``ConfigError`` naming ``where`` (the config file) on a bad option or missing file.
+    """
+    factory = _FACTORIES.get(metric.type, _rag)
+    try:
+        factory(metric, ScoreSetup(tree=tree))
+    except NoJudgeError:
+        return  # every other check passed; whether a judge is configured is validate's concern
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"metric {metric.name!r} ({metric.type}): {exc}", file=where, hint="see docs/judges.md"
+        ) from exc

@@ -1,0 +1,109 @@
+"""Content-addressed on-disk cache of completions, shared by the base and head sides.
+
+Layout: ``root/<key[:2]>/<key>.json``, each file one ``Completion`` (without ``cached``). Writes
+go to a temporary file in the same directory and are renamed into place (``os.replace`` is
+atomic), so concurrent writers and readers — other tasks, other shards, a parallel CI job on a
+shared cache directory — only ever see a whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from evalbot.records import Completion, ModelRequest
+
+__all__ = ["CACHE_FORMAT", "ResponseCache", "cacheable", "request_key"]
+
+CACHE_FORMAT = 1
+"""Bumped when the key's recipe changes, so old entries are simply never found again."""
+
+
+def cacheable(request: ModelRequest) -> bool:
+    """Whether the answer is determined by the request alone.
+
+    ``python``/``exec`` answers come from the user's code, so they are cacheable only when the
+    code is pinned by a git tree id (``code_version``); a dirty work tree has none.
+    """
+    return not (request.provider in ("python", "exec") and request.code_version is None)
+
+
+def request_key(request: ModelRequest, *, scope: str = "") -> str:
+    """sha256 of the canonical JSON of the fields that determine the answer.
+
+    ``purpose`` is left out (a judge call and a generation with the same input are the same
+    call). ``scope`` names what answers beyond the request itself — the endpoint of an ``openai``
+    model, the entry point of a ``python``/``exec`` one — so that the same model id served by two
+    endpoints never shares an entry.
+    """
+    fields: dict[str, Any] = {
+        "format": CACHE_FORMAT,
+        "provider": request.provider,
+        "model": request.model,
+        "params": request.params,
+        "messages": [m.model_dump() for m in request.messages],
+        "sample": request.sample,
+        "scope": scope,
+    }
+    if request.provider in ("python", "exec"):
+        fields["vars"] = request.vars
+        fields["code_version"] = request.code_version
+    canonical = json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Completions on disk, keyed by ``request_key``. Errored completions are never stored."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._made: set[Path] = set()
+
+    def key_for(self, request: ModelRequest, *, scope: str = "") -> str:
+        return request_key(request, scope=scope)
+
+    def path_for(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, request: ModelRequest, *, scope: str = "") -> Completion | None:
+        """The recorded completion (with ``cached=True``), or None on a miss.
+
+        An unreadable or malformed entry counts as a miss; the next ``put`` replaces it.
+        """
+        if not cacheable(request):
+            return None
+        path = self.path_for(self.key_for(request, scope=scope))
+        try:
+            completion = Completion.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            return None
+        if not completion.ok:
+            return None
+        return completion.model_copy(update={"cached": True})
+
+    def put(self, request: ModelRequest, completion: Completion, *, scope: str = "") -> bool:
+        """Store a successful completion; returns whether it was stored."""
+        if not completion.ok or not cacheable(request):
+            return False
+        path = self.path_for(self.key_for(request, scope=scope))
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
+        payload = completion.model_dump_json(exclude={"cached"}).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return True

@@ -1,0 +1,141 @@
+"""The ``Provider`` protocol, the offline ``mock`` provider and helpers shared by providers.
+
+A provider answers one ``ModelRequest`` with a ``Completion``. Failures of a single call (rate
+limits past retries, timeouts, an exception in the user's app) come back as
+``Completion(error=...)`` so the example is excluded and counted against the error budget;
+failures that would hit every call (a rejected key, an unknown model, an app that cannot be
+imported) raise ``ProviderError`` at once.
+
+Providers: ``openai`` (``openai_provider``), ``python`` (``python_provider`` + ``pyworker``),
+``exec`` (``exec_provider``) and ``mock`` (here).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+from evalbot.config import ModelConfig, Price
+from evalbot.records import Completion, ModelRequest
+
+__all__ = [
+    "MockProvider",
+    "Provider",
+    "app_payload",
+    "completion_from_app",
+    "cost_of",
+    "last_user_text",
+    "one_line",
+]
+
+
+class Provider(Protocol):
+    """What the runner needs of a provider."""
+
+    scope: str
+    """Names what answers beyond the request itself (endpoint, entry point); part of the cache
+    key. Never holds a secret."""
+
+    async def complete(self, request: ModelRequest) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+def cost_of(price: Price | None, input_tokens: int, output_tokens: int) -> float | None:
+    """USD for one call from a per-million-token price; None when the config sets no price."""
+    if price is None:
+        return None
+    return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """The first non-empty line of ``text``, shortened: error messages stay one line."""
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def last_user_text(request: ModelRequest) -> str:
+    return next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+
+
+def app_payload(request: ModelRequest) -> dict[str, Any]:
+    """The one argument a ``python`` app receives (and an ``exec`` command reads on stdin)."""
+    return {
+        "messages": [m.model_dump() for m in request.messages],
+        "prompt": last_user_text(request),
+        "vars": request.vars,
+        "params": request.params,
+        "model": request.model,
+        "sample": request.sample,
+    }
+
+
+def _count(value: Any, name: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    return int(value)
+
+
+def completion_from_app(
+    value: Any, *, price: Price | None, latency_ms: float | None, model: str
+) -> Completion:
+    """Turn what a user's app returned (a str, or a dict with ``output``) into a Completion."""
+    if isinstance(value, str):
+        return Completion(text=value, latency_ms=latency_ms, response_model=model or None)
+    if not isinstance(value, dict) or not isinstance(value.get("output"), str):
+        got = type(value).__name__ if not isinstance(value, dict) else "a dict without 'output'"
+        return Completion(
+            error=f"TypeError: the app returned {got}; expected a str or a dict with 'output'",
+            latency_ms=latency_ms,
+        )
+    try:
+        input_tokens = _count(value.get("input_tokens"), "input_tokens")
+        output_tokens = _count(value.get("output_tokens"), "output_tokens")
+        cost = value.get("cost_usd")
+        if cost is not None:
+            cost = float(cost)
+    except (TypeError, ValueError) as exc:
+        return Completion(error=f"TypeError: {one_line(str(exc))}", latency_ms=latency_ms)
+    if cost is None and (input_tokens or output_tokens):
+        cost = cost_of(price, input_tokens, output_tokens)
+    return Completion(
+        text=value["output"],
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=cost,
+        latency_ms=latency_ms,
+        response_model=str(value.get("model") or model) or None,
+    )
+
+
+class MockProvider:
+    """Deterministic and offline, for dry runs and demos.
+
+    Replies with ``params["reply"]`` when the model config sets it, else with the last user
+    message verbatim. Tokens are counted as whitespace-separated words; latency is 0. Its answers
+    cost nothing to recompute, so the runner never caches them.
+    """
+
+    scope = "mock"
+
+    def __init__(self, config: ModelConfig) -> None:
+        self._price = config.price
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        reply = request.params.get("reply")
+        text = str(reply) if reply is not None else last_user_text(request)
+        input_tokens = sum(len(m.content.split()) for m in request.messages)
+        output_tokens = len(text.split())
+        return Completion(
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=0.0,
+            cost_usd=cost_of(self._price, input_tokens, output_tokens),
+            response_model=request.model,
+        )
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,290 @@
+"""The model runner: one object through which every model call of a run goes.
+
+For each request it tries, in order: an identical request already in flight (joined, not sent
+again — this is how a request that is the same on base and head is sent once), the response
+cache, then the provider under one concurrency bound shared by all calls. Successful answers are
+written to the cache. ``offline`` turns a cache miss into ``CacheMissError``; ``max_cost_usd``
+stops sending once the spend reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalbot.config import ModelConfig
+from evalbot.errors import CacheMissError, EvalbotError, ProviderError
+from evalbot.records import Completion, Message, ModelRequest, Usage
+from evalbot.run.cache import ResponseCache, cacheable, request_key
+from evalbot.run.exec_provider import ExecProvider
+from evalbot.run.openai_provider import OpenAIClients, OpenAIProvider, resolve_endpoint
+from evalbot.run.providers import MockProvider, Provider
+from evalbot.run.python_provider import PythonProvider, WorkerPool
+
+__all__ = ["ModelRunner", "build_request"]
+
+_MAX_WORKERS = 8
+"""Cap on ``python`` provider workers per (directory, target): each is a whole interpreter with
+the user's app imported."""
+
+
+def build_request(
+    config: ModelConfig,
+    messages: list[Message],
+    *,
+    sample: int = 0,
+    vars: dict[str, Any] | None = None,
+    code_version: str | None = None,
+    purpose: str = "generate",
+    extra_params: dict[str, Any] | None = None,
+) -> ModelRequest:
+    """The request for one generation: the config's params overlaid with ``extra_params``.
+
+    ``code_version`` (the side's git tree id) only matters to ``python``/``exec`` providers, whose
+    answers come from the user's code; it is dropped for the others so that it cannot split
+    their cache entries.
+    """
+    runs_code = config.provider in ("python", "exec")
+    return ModelRequest(
+        provider=config.provider,
+        model=config.model,
+        params={**config.params, **(extra_params or {})},
+        messages=list(messages),
+        sample=sample,
+        vars=dict(vars or {}),
+        code_version=code_version if runs_code else None,
+        purpose=purpose,  # type: ignore[arg-type]  # the record validates it
+    )
+
+
+@dataclass
+class _Counters:
+    requests: int = 0
+    sent: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def usage(self) -> Usage:
+        lat = self.latencies_ms
+        return Usage(
+            requests=self.requests,
+            sent=self.sent,
+            cache_hits=self.cache_hits,
+            errors=self.errors,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost_usd=self.cost_usd,
+            latency_p50_ms=float(np.percentile(lat, 50)) if lat else None,
+            latency_p95_ms=float(np.percentile(lat, 95)) if lat else None,
+        )
+
+
+class ModelRunner:
+    """Bounded, de-duplicated, cached model calls for one run (see the module docstring).
+
+    ``env`` is where ``openai`` endpoints and keys are read from (the entrypoint passes the
+    trusted environment; nothing here reads ``os.environ``) and the environment of ``python``/
+    ``exec`` subprocesses (None: they inherit the process's). ``max_retries`` is handed to the
+    openai SDK, which owns retries and backoff.
+    """
+
+    def __init__(
+        self,
+        *,
+        cache: ResponseCache | None = None,
+        concurrency: int = 8,
+        offline: bool = False,
+        env: Mapping[str, str] | None = None,
+        allowed_hosts: Sequence[str] | None = None,
+        max_retries: int = 4,
+        max_cost_usd: float | None = None,
+    ) -> None:
+        self.cache = cache
+        self.concurrency = max(1, concurrency)
+        self.offline = offline
+        self.env: Mapping[str, str] = env if env is not None else {}
+        self._subprocess_env = env
+        self.allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else None
+        self.max_cost_usd = max_cost_usd
+        self.sent = 0
+        self.cache_hits = 0
+        self.spent_usd = 0.0
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._counters: dict[str, _Counters] = {}
+        self._inflight: dict[str, asyncio.Task[Completion]] = {}
+        self._providers: dict[tuple[str, str], Provider] = {}
+        self._pools: dict[tuple[str, str], WorkerPool] = {}
+        self._clients = OpenAIClients(self.env, max_retries=max_retries)
+        self._fatal: EvalbotError | None = None
+
+    # -- public ------------------------------------------------------------------------------
+
+    async def complete(
+        self, config: ModelConfig, request: ModelRequest, *, workdir: Path | None = None
+    ) -> Completion:
+        """The completion for ``request``, from a call in flight, the cache or the provider.
+
+        Raises ``ProviderError`` (rejected key, unknown model, app that cannot load, cost cap),
+        ``ConfigError`` (host not allowed, key not set) and, offline, ``CacheMissError``; once
+        one of those is raised every later call raises it too, without sending.
+        """
+        if self._fatal is not None:
+            raise self._fatal
+        provider = self._provider(config, workdir)
+        key = request_key(request, scope=provider.scope)
+        flight = key if cacheable(request) else self._flight_key(key, workdir)
+        counters = self._counters_for(request.purpose)
+        task = self._inflight.get(flight)
+        if task is not None:
+            # Joined: shield so that cancelling this caller does not cancel the others' call.
+            completion = await asyncio.shield(task)
+            counters.requests += 1
+            counters.cache_hits += 1
+            self.cache_hits += 1
+            counters.errors += not completion.ok
+            return completion.model_copy(update={"cached": True})
+        task = asyncio.ensure_future(self._resolve(provider, request, counters))
+        self._inflight[flight] = task
+        task.add_done_callback(lambda t: self._landed(flight, t))
+        return await asyncio.shield(task)
+
+    def usage(self, purpose: str = "generate") -> Usage:
+        """Counters of one purpose (``generate`` or ``judge``).
+
+        Tokens, cost and latency percentiles cover requests *sent* by this runner (what this run
+        spent); cache hits and joined in-flight calls count in ``requests`` and ``cache_hits``.
+        """
+        return self._counters_for(purpose).usage()
+
+    async def aclose(self) -> None:
+        """Cancel calls still in flight, stop worker processes, close HTTP clients."""
+        pending = [t for t in self._inflight.values() if not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        providers, self._providers = list(self._providers.values()), {}
+        pools, self._pools = list(self._pools.values()), {}
+        await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)
+        await asyncio.gather(*(p.aclose() for p in pools), return_exceptions=True)
+        await self._clients.aclose()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _counters_for(self, purpose: str) -> _Counters:
+        return self._counters.setdefault(purpose, _Counters())
+
+    @staticmethod
+    def _flight_key(key: str, workdir: Path | None) -> str:
+        # Uncacheable code answers (no tree id) are the same call only within one directory.
+        return hashlib.sha256(f"{key}\0{workdir}".encode()).hexdigest()
+
+    def _landed(self, flight: str, task: asyncio.Task[Completion]) -> None:
+        if self._inflight.get(flight) is task:
+            del self._inflight[flight]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a call whose callers all left logs nothing
+
+    def _provider(self, config: ModelConfig, workdir: Path | None) -> Provider:
+        slot = (config.model_dump_json(), str(workdir) if workdir is not None else "")
+        provider = self._providers.get(slot)
+        if provider is None:
+            provider = self._build_provider(config, workdir)
+            self._providers[slot] = provider
+        return provider
+
+    def _build_provider(self, config: ModelConfig, workdir: Path | None) -> Provider:
+        if config.provider == "openai":
+            endpoint = resolve_endpoint(config, self.env, self.allowed_hosts)
+            return OpenAIProvider(config, endpoint, self._clients)
+        if config.provider == "mock":
+            return MockProvider(config)
+        if workdir is None:
+            raise ValueError(f"provider {config.provider!r} needs the side's directory (workdir)")
+        workdir = Path(workdir).resolve()
+        if config.provider == "python":
+            assert config.target
+            slot = (str(workdir), config.target)
+            if slot not in self._pools:
+                self._pools[slot] = WorkerPool(
+                    workdir,
+                    config.target,
+                    size=min(self.concurrency, _MAX_WORKERS),
+                    env=self._subprocess_env,
+                )
+            return PythonProvider(config, self._pools[slot])
+        return ExecProvider(config, workdir, self._subprocess_env)
+
+    async def _resolve(
+        self, provider: Provider, request: ModelRequest, counters: _Counters
+    ) -> Completion:
+        use_cache = self.cache is not None and request.provider != "mock"
+        if use_cache:
+            assert self.cache is not None
+            hit = self.cache.get(request, scope=provider.scope)
+            if hit is not None:
+                counters.requests += 1
+                counters.cache_hits += 1
+                self.cache_hits += 1
+                return hit
+        if self.offline and request.provider != "mock":
+            raise self._offline_miss(request, provider)
+        async with self._slots:
+            if self._fatal is not None:
+                raise self._fatal
+            if self.max_cost_usd is not None and self.spent_usd >= self.max_cost_usd:
+                self._fatal = ProviderError(
+                    f"cost cap of ${self.max_cost_usd:g} reached (${self.spent_usd:.4f} spent)",
+                    hint="raise --max-cost-usd (action input max-cost-usd) or run fewer suites",
+                )
+                raise self._fatal
+            try:
+                completion = await provider.complete(request)
+            except EvalbotError as exc:
+                self._fatal = exc
+                raise
+        self._count_sent(counters, completion)
+        if use_cache and completion.ok:
+            assert self.cache is not None
+            # Synchronous on purpose: a write-behind thread measured no faster (it contends for
+            # the GIL with the loop), and this way a returned answer is already on disk.
+            self.cache.put(request, completion, scope=provider.scope)
+        return completion
+
+    def _count_sent(self, counters: _Counters, completion: Completion) -> None:
+        self.sent += 1
+        counters.requests += 1
+        counters.sent += 1
+        counters.errors += not completion.ok
+        counters.input_tokens += completion.input_tokens
+        counters.output_tokens += completion.output_tokens
+        if completion.cost_usd:
+            counters.cost_usd += completion.cost_usd
+            self.spent_usd += completion.cost_usd
+        if completion.ok and completion.latency_ms is not None:
+            counters.latencies_ms.append(completion.latency_ms)
+
+    @staticmethod
+    def _offline_miss(request: ModelRequest, provider: Provider) -> CacheMissError:
+        name = request.model or provider.scope
+        if not cacheable(request):
+            return CacheMissError(
+                f"offline: answers of the {request.provider} provider for {name} cannot be "
+                "recorded from an uncommitted work tree",
+                hint="commit the changes (the cache is keyed by the commit's tree) or drop "
+                "--offline",
+            )
+        where = provider.scope.removeprefix("openai:") if request.provider == "openai" else ""
+        at = f" at {where}" if where else ""
+        return CacheMissError(
+            f"offline: no recorded response for model {name}{at}; run once online to record it"
+        )

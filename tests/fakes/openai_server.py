@@ -1,0 +1,324 @@
+"""A loopback OpenAI-compatible server for tests: real HTTP on 127.0.0.1, scripted replies.
+
+Usage::
+
+    with FakeOpenAI() as fake:                       # or the ``fake_openai`` fixture
+        fake.enqueue(Reply(status=429, headers={"Retry-After": "0.01"}), "hello")
+        client = AsyncOpenAI(base_url=fake.base_url, api_key="test-key")
+        ...
+        assert len(fake.requests) == 2
+
+Replies come from the FIFO queue first, then from the responder (default: echo the last user
+message). A responder may return a ``Reply`` or a plain string (the content of a 200 reply).
+
+Note for retry tests: the openai SDK treats ``Retry-After: 0`` as "no hint" and falls back to its
+own exponential backoff (0.5 s, 1 s, ...); use a small positive value such as ``"0.01"`` (or
+``retry-after-ms``) to keep tests fast.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+__all__ = ["FakeOpenAI", "Reply", "Responder", "echo_last_user", "fake_openai"]
+
+
+@dataclass
+class Reply:
+    """One scripted response of the fake server."""
+
+    content: str = "ok"
+    status: int = 200
+    """Non-200: an OpenAI-style error JSON body (``content`` is its message unless "ok")."""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    logprobs: list[tuple[str, float, list[tuple[str, float]]]] | None = None
+    """Per output token: (token, logprob, top alternatives as (token, logprob))."""
+    prompt_tokens: int | None = None
+    """Default: a rough count of the request's words."""
+    completion_tokens: int | None = None
+    """Default: a rough count of the content's words."""
+    model: str | None = None
+    """Default: the requested model."""
+
+
+Responder = Callable[[dict], "Reply | str"]
+
+_ERROR_TYPES = {
+    400: ("invalid_request_error", "Bad request"),
+    401: ("invalid_request_error", "Incorrect API key provided"),
+    403: ("permission_error", "Permission denied"),
+    404: ("invalid_request_error", "The model does not exist or you do not have access to it"),
+    408: ("timeout", "Request timed out"),
+    429: ("rate_limit_exceeded", "Rate limit reached"),
+}
+
+
+def _last_user_text(body: dict) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):  # content parts
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def echo_last_user(body: dict) -> Reply | str:
+    """The default responder: the last user message, verbatim."""
+    return _last_user_text(body)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _prompt_words(body: dict) -> int:
+    total = 0
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            total += _words(message["content"])
+    return total
+
+
+def _token(token: str, logprob: float) -> dict[str, Any]:
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+
+def _completion_body(body: dict, reply: Reply, serial: int) -> dict[str, Any]:
+    logprobs = None
+    if reply.logprobs is not None:
+        logprobs = {
+            "content": [
+                {**_token(tok, lp), "top_logprobs": [_token(a, alp) for a, alp in alts]}
+                for tok, lp, alts in reply.logprobs
+            ],
+            "refusal": None,
+        }
+    prompt = reply.prompt_tokens if reply.prompt_tokens is not None else _prompt_words(body)
+    completion = (
+        reply.completion_tokens if reply.completion_tokens is not None else _words(reply.content)
+    )
+    return {
+        "id": f"chatcmpl-fake-{serial}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": reply.model or str(body.get("model", "")),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.content, "refusal": None},
+                "logprobs": logprobs,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+        "system_fingerprint": "fp_fake",
+    }
+
+
+def _error_body(status: int, message: str | None = None) -> dict[str, Any]:
+    kind, default = _ERROR_TYPES.get(status, ("server_error", f"HTTP {status}"))
+    return {"error": {"message": message or default, "type": kind, "param": None, "code": None}}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog is 5: bursts of 64+ concurrent connects would be dropped
+    # and retried by the kernel after a second, distorting every timing.
+    request_queue_size = 1024
+    fake: FakeOpenAI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out and hang up mid-reply are expected in tests; stay quiet.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+    # Headers and body go out in two writes; with Nagle on, the client's delayed ACK adds
+    # ~40 ms to every response.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-request-id", "req_fake")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _authorized(self, header: str) -> bool:
+        key = self.server.fake.api_key
+        return key is None or header == f"Bearer {key}"
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        if self.path.rstrip("/") != "/v1/models":
+            self._send_json(404, _error_body(404, f"no route GET {self.path}"))
+            return
+        if not self._authorized(self.headers.get("Authorization", "")):
+            self._send_json(401, _error_body(401))
+            return
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
+        self._send_json(200, {"object": "list", "data": data})
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send_json(404, _error_body(404, f"no route POST {self.path}"))
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self._send_json(400, _error_body(400, "request body is not JSON"))
+            return
+        auth = self.headers.get("Authorization", "")
+        serial = fake._record(body, auth)
+        fake._enter()
+        try:
+            if not self._authorized(auth):
+                self._send_json(401, _error_body(401))
+                return
+            reply = fake._next_reply(body)
+            pause = fake.latency_s + reply.delay_s
+            if pause > 0:
+                time.sleep(pause)
+            if reply.status != 200:
+                message = None if reply.content == "ok" else reply.content
+                self._send_json(reply.status, _error_body(reply.status, message), reply.headers)
+                return
+            self._send_json(200, _completion_body(body, reply, serial), reply.headers)
+        finally:
+            fake._leave()
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible endpoint on 127.0.0.1 (ephemeral port) serving scripted replies.
+
+    ``requests`` holds every chat-completions body received, rejected ones (401) included, with
+    ``auth_headers`` aligned to it. ``responder`` may be reassigned while running.
+    ``max_in_flight`` is the largest number of chat-completion requests it was handling at once
+    (cleared by ``reset``), for tests of client-side concurrency bounds.
+    """
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        latency_s: float = 0.0,
+        api_key: str | None = "test-key",
+    ) -> None:
+        self.responder: Responder = responder or echo_last_user
+        self.latency_s = latency_s
+        self.api_key = api_key
+        self.models: list[str] = ["gpt-4o-mini", "fake-model"]
+        self.requests: list[dict] = []
+        self.auth_headers: list[str] = []
+        self.max_in_flight = 0
+        self.in_flight = 0
+        self._queue: deque[Reply | str] = deque()
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def enqueue(self, *replies: Reply | str) -> None:
+        """Replies used, in order, before the responder is consulted."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self) -> None:
+        """Forget recorded requests, queued replies and the in-flight maximum."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.auth_headers.clear()
+            self.max_in_flight = self.in_flight
+
+    # -- used by the handler threads ---------------------------------------------------------
+
+    def _record(self, body: dict, auth: str) -> int:
+        with self._lock:
+            self.requests.append(body)
+            self.auth_headers.append(auth)
+            return len(self.requests)
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def _next_reply(self, body: dict) -> Reply:
+        with self._lock:
+            queued = self._queue.popleft() if self._queue else None
+        reply = queued if queued is not None else self.responder(body)
+        return Reply(content=reply) if isinstance(reply, str) else reply
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A started ``FakeOpenAI`` (key ``test-key``), stopped after the test."""
+    with FakeOpenAI() as fake:
+        yield fake

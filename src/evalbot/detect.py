@@ -12,7 +12,6 @@ from evalbot.errors import ConfigError
 from evalbot.git import Change
 from evalbot.score.base import JUDGED_TYPES
 
-
 __all__ = ["SuiteSelection", "glob_match", "select_suites"]
 
 

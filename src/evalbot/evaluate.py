@@ -23,7 +23,16 @@ from evalbot.run.runner import ModelRunner, build_request
 from evalbot.score.base import PairScorer, Scorer
 from evalbot.tree import FileTree
 
-__all__ = ["SidePlan", "plan_side", "run_side", "score_pairs", "usage_of"]
+__all__ = [
+    "SidePlan",
+    "generate",
+    "metric_info",
+    "plan_side",
+    "score_pairs",
+    "score_side",
+    "usage_delta",
+    "usage_of",
+]
 
 Side = Literal["base", "head"]
 
@@ -129,20 +138,28 @@ def usage_of(outputs: list[list[Completion]]) -> Usage:
     )
 
 
-async def run_side(
+async def generate(
+    plan: SidePlan, examples: list[Example], *, samples: int, runner: ModelRunner
+) -> list[list[Completion]]:
+    """All generations of one side: outputs[i][k] is sample k of example i."""
+    return await _generate(plan, examples, samples, runner)
+
+
+async def score_side(
     plan: SidePlan,
     examples: list[Example],
+    outputs: list[list[Completion]],
     *,
-    samples: int,
     scorers: list[Scorer],
     runner: ModelRunner,
-) -> tuple[SideRun, list[list[Completion]]]:
-    outputs = await _generate(plan, examples, samples, runner)
+) -> SideRun:
+    """Score one side's outputs. Sides are scored one after the other so that the judge usage
+    measured around this call belongs to this side alone."""
     judge_before = runner.usage("judge")
     scores, details = await _score_all(scorers, examples, outputs)
     judge_after = runner.usage("judge")
     errored = sum(1 for row in outputs if any(not c.ok for c in row))
-    side = SideRun(
+    return SideRun(
         side=plan.side,
         rev=plan.tree.rev,
         sha=plan.tree.sha,
@@ -158,13 +175,12 @@ async def run_side(
         scores=scores,
         score_details=details,
         usage=usage_of(outputs),
-        judge_usage=_usage_delta(judge_before, judge_after),
+        judge_usage=usage_delta(judge_before, judge_after),
         error_rate=errored / len(examples) if examples else 0.0,
     )
-    return side, outputs
 
 
-def _usage_delta(before: Usage, after: Usage) -> Usage:
+def usage_delta(before: Usage, after: Usage) -> Usage:
     return Usage(
         requests=after.requests - before.requests,
         sent=after.sent - before.sent,

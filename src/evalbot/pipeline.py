@@ -19,7 +19,14 @@ from evalbot.analyze import analyze_suite
 from evalbot.config import EvalbotConfig, Threshold, load_config, load_model_config, sha256_text
 from evalbot.detect import SuiteSelection, select_suites
 from evalbot.errors import EvalbotError, EvaluationError, UserError
-from evalbot.evaluate import metric_info, plan_side, run_side, score_pairs
+from evalbot.evaluate import (
+    generate,
+    metric_info,
+    plan_side,
+    score_pairs,
+    score_side,
+    usage_delta,
+)
 from evalbot.git import Git
 from evalbot.golden import load_golden
 from evalbot.options import DiffOptions
@@ -41,7 +48,6 @@ from evalbot.score.metrics import builtin_scorers
 from evalbot.tree import FileTree, GitTree, WorkTree
 
 __all__ = ["exit_code_for_verdict", "run_diff", "verdict_of"]
-
 
 
 def _now() -> str:
@@ -85,17 +91,28 @@ def _try_base_config(tree: FileTree, path: str, notes: list[str]) -> EvalbotConf
 def _judge_runtime(
     config: EvalbotConfig, selection: SuiteSelection, tree: FileTree, runner: ModelRunner
 ) -> JudgeRuntime | None:
-    judge = config.judge_for(selection.suite)
-    if judge is None or not any(m.type in JUDGED_TYPES for m in selection.suite.metrics):
+    judged = [m for m in selection.suite.metrics if m.type in JUDGED_TYPES]
+    if not judged:
         return None
-    model, _ = load_model_config(tree, judge.model)
+    judge = config.judge_for(selection.suite)
+    # Without a suite or top-level judge, a metric's own `judge:` model config serves as default.
+    model_path = (
+        judge.model
+        if judge
+        else next(
+            (m.options["judge"] for m in judged if isinstance(m.options.get("judge"), str)), None
+        )
+    )
+    if model_path is None:
+        return None  # the scorer factory raises the one-line "needs an LLM judge" error
+    model, _ = load_model_config(tree, model_path)
     calibration: dict[str, Any] | None = None
-    if judge.calibration and tree.exists(judge.calibration):
+    if judge and judge.calibration and tree.exists(judge.calibration):
         try:
             calibration = json.loads(tree.read_text(judge.calibration))
         except json.JSONDecodeError:
             calibration = None
-    return JudgeRuntime(runner=runner, model=model, model_path=judge.model, calibration=calibration)
+    return JudgeRuntime(runner=runner, model=model, model_path=model_path, calibration=calibration)
 
 
 async def _evaluate_suite(
@@ -136,26 +153,31 @@ async def _evaluate_suite(
             for example in examples:
                 check(example)  # metric values render now, before anything is spent
 
-    sides = [head_plan] + ([base_plan] if base_plan else [])
-    runs = await asyncio.gather(
-        *(run_side(p, examples, samples=samples, scorers=scorers, runner=runner) for p in sides)
+    plans = [head_plan] + ([base_plan] if base_plan else [])
+    outputs = await asyncio.gather(
+        *(generate(p, examples, samples=samples, runner=runner) for p in plans)
     )
-    head, head_outputs = runs[0]
-    base: SideRun | None = runs[1][0] if base_plan else None
+    head = await score_side(head_plan, examples, outputs[0], scorers=scorers, runner=runner)
+    base: SideRun | None = None
+    if base_plan is not None:
+        base = await score_side(base_plan, examples, outputs[1], scorers=scorers, runner=runner)
     if base is not None and pair_scorers:
+        judge_before = runner.usage("judge")
         pair_values, pair_details = await score_pairs(
-            pair_scorers, examples, runs[1][1], head_outputs
+            pair_scorers, examples, outputs[1], outputs[0]
         )
+        pair_usage = usage_delta(judge_before, runner.usage("judge"))
         head = head.model_copy(
             update={
                 "scores": {**head.scores, **pair_values},
                 "score_details": {**head.score_details, **pair_details},
+                "judge_usage": _sum_usage([head.judge_usage, pair_usage]),
             }
         )
     if base is None:
         infos = [i for i in infos if i.kind != MetricKind.PAIRWISE]
     if judge is not None:
-        note = _calibration_note(judge)
+        note = _calibration_note(judge, [s for s, _ in built])
         if note:
             notes.append(note)
 
@@ -190,10 +212,15 @@ async def _evaluate_suite(
     )
 
 
-def _calibration_note(judge: JudgeRuntime) -> str | None:
+def _calibration_note(judge: JudgeRuntime, scorers: list) -> str | None:
     from evalbot.calibrate import calibration_note
 
-    return calibration_note(judge.calibration, judge_model=judge.model.model, rubric_sha256=None)
+    rubric_shas = {s.name: s.rubric_sha256 for s in scorers if hasattr(s, "rubric_sha256")}
+    metric = (judge.calibration or {}).get("metric")
+    rubric_sha = rubric_shas.get(metric) or next(iter(rubric_shas.values()), None)
+    return calibration_note(
+        judge.calibration, judge_model=judge.model.model, rubric_sha256=rubric_sha
+    )
 
 
 def _with_pairwise_diagnostics(comparisons: list, head: SideRun) -> list:

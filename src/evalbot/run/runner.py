@@ -44,17 +44,23 @@ def build_request(
     purpose: str = "generate",
     extra_params: dict[str, Any] | None = None,
 ) -> ModelRequest:
-    """The request for one generation: the config's params overlaid with ``extra_params``.
+    """The request for one generation: the config's params overlaid with ``extra_params``,
+    with an integer ``seed`` offset by the sample index.
 
     ``code_version`` (the side's git tree id) only matters to ``python``/``exec`` providers, whose
     answers come from the user's code; it is dropped for the others so that it cannot split
     their cache entries.
     """
     runs_code = config.provider in ("python", "exec")
+    params = {**config.params, **(extra_params or {})}
+    if sample and isinstance(params.get("seed"), int):
+        # A fixed seed would make the K samples identical; seed+k keeps them reproducible and
+        # gives base and head the same seed per sample index (common random numbers).
+        params["seed"] += sample
     return ModelRequest(
         provider=config.provider,
         model=config.model,
-        params={**config.params, **(extra_params or {})},
+        params=params,
         messages=list(messages),
         sample=sample,
         vars=dict(vars or {}),

@@ -120,7 +120,7 @@ def registered_types() -> list[str]:
 
 def _load_builtin_modules() -> None:
     # Imported for their @register side effects; lazily, so `validate` stays fast.
-    import evalbot.score.judges  # noqa: F401
+    import evalbot.score.judges
     import evalbot.score.metrics  # noqa: F401
 
 

@@ -141,7 +141,10 @@ class OpenAIProvider:
     def __init__(self, config: ModelConfig, endpoint: Endpoint, clients: OpenAIClients) -> None:
         self.config = config
         self.endpoint = endpoint
-        self.scope = f"openai:{endpoint.base_url}"
+        # The endpoint is named by its env variable, not its URL: a recorded cache replays on any
+        # machine (CI, a laptop, --offline with no endpoint set), while two endpoints configured
+        # side by side (base_url_env) still never share answers.
+        self.scope = f"openai:{config.base_url_env}"
         self._clients = clients
         self._retries = clients.max_retries
 

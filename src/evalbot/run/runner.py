@@ -290,7 +290,7 @@ class ModelRunner:
                 "--offline",
             )
         where = provider.scope.removeprefix("openai:") if request.provider == "openai" else ""
-        at = f" at {where}" if where else ""
+        at = f" at the endpoint in {where}" if where else ""
         return CacheMissError(
             f"offline: no recorded response for model {name}{at}; run once online to record it"
         )

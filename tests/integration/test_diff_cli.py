@@ -1,0 +1,191 @@
+"""`evalbot diff` end to end: a real git repository, the CLI, real HTTP to a loopback fake."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import yaml
+
+from evalbot.cli import main
+from tests.fakes.openai_server import FakeOpenAI
+from tests.gitrepo import Repo
+
+N = 40
+SUITES = ("alpha", "beta", "gamma")
+SLOPPY = "Be brief and skip the details."
+
+
+def _responder(body: dict) -> str:
+    """Answers with the expected word, except under the sloppy prompt, where it often drops it."""
+    system = body["messages"][0]["content"]
+    question = body["messages"][-1]["content"]
+    word = question.rsplit(" ", 1)[-1].strip("?")
+    rng = random.Random(f"{question}|{body.get('seed')}")
+    if SLOPPY in system and rng.random() < 0.45:
+        return "Sure, happy to help with that."
+    return f"The answer is {word}."
+
+
+def _files(prompts: dict[str, str]) -> dict[str, str]:
+    config = {
+        "version": 1,
+        "gate": {"alpha": 0.05, "on_inconclusive": "warn"},
+        "suites": [
+            {
+                "name": name,
+                "prompt": f"prompts/{name}.yaml",
+                "model": "models/m.yaml",
+                "dataset": f"evals/{name}.jsonl",
+                "metrics": [{"name": "correct", "type": "contains", "value": "{{expected}}"}],
+                "thresholds": {"correct": {"max_drop": 0.02}},
+            }
+            for name in SUITES
+        ],
+    }
+    files = {
+        "evalbot.yml": yaml.safe_dump(config, sort_keys=False),
+        "models/m.yaml": "provider: openai\nmodel: fake-1\nparams: {temperature: 0, seed: 3}\n"
+        "price: {input: 0.15, output: 0.6}\n",
+    }
+    for name in SUITES:
+        files[f"prompts/{name}.yaml"] = yaml.safe_dump(
+            {
+                "messages": [
+                    {"role": "system", "content": prompts.get(name, f"You answer {name}.")},
+                    {"role": "user", "content": "Question {{n}}: what is {{expected}}?"},
+                ]
+            }
+        )
+        rows = [
+            json.dumps({"id": f"{name}-{i}", "n": i, "expected": f"w{name}{i}"}) for i in range(N)
+        ]
+        files[f"evals/{name}.jsonl"] = "\n".join(rows) + "\n"
+    return files
+
+
+@pytest.fixture
+def repo(tmp_path):
+    repo = Repo(tmp_path / "repo")
+    repo.commit(_files({}), "base")
+    repo.branch("pr")
+    return repo
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    with FakeOpenAI(_responder) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        yield fake
+
+
+def _diff(repo: Repo, tmp_path, *extra: str) -> int:
+    return main(
+        [
+            "diff",
+            "-C",
+            str(repo.root),
+            "--base",
+            "main",
+            "--head",
+            "pr",
+            "--out",
+            str(tmp_path / "out"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *extra,
+        ]
+    )
+
+
+def test_only_the_changed_suite_runs_and_a_rerun_sends_nothing(repo, fake, tmp_path, capsys):
+    repo.commit({"prompts/beta.yaml": _files({"beta": "You answer beta. " + SLOPPY})[
+        "prompts/beta.yaml"
+    ]})
+    assert _diff(repo, tmp_path) == 1  # the planted regression fails the gate
+    first = len(fake.requests)
+    assert first == 2 * N  # beta only: base and head, one sample each
+    assert all("beta" in r["messages"][0]["content"] for r in fake.requests)
+
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    by_name = {s["name"]: s for s in result["suites"]}
+    assert by_name["alpha"]["status"] == "skipped" and by_name["gamma"]["status"] == "skipped"
+    beta = by_name["beta"]
+    assert beta["triggers"] == ["prompts/beta.yaml"]
+    correct = next(c for c in beta["comparisons"] if c["metric"] == "correct")
+    assert correct["test"].lower().startswith("mcnemar")
+    assert correct["verdict"] == "regressed" and correct["gate"] == "fail"
+    assert correct["delta"] < -0.2
+    assert result["verdict"] == "fail"
+    assert result["head_sha"] == repo.git("rev-parse", "pr")
+    assert result["merge_base"] == repo.git("rev-parse", "main")
+    comment = (tmp_path / "out" / "comment.md").read_text()
+    assert comment.startswith("<!-- evalbot:evalbot -->")
+    assert (tmp_path / "out" / "junit.xml").exists()
+    assert "regressed" in capsys.readouterr().out
+
+    assert _diff(repo, tmp_path) == 1
+    assert len(fake.requests) == first  # everything came from the cache
+    rerun = json.loads((tmp_path / "out" / "results.json").read_text())
+    beta2 = next(s for s in rerun["suites"] if s["name"] == "beta")
+    assert beta2["head"]["usage"]["sent"] == 0 and beta2["head"]["usage"]["cache_hits"] == N
+
+    assert _diff(repo, tmp_path, "--offline") == 1
+    assert len(fake.requests) == first
+
+
+def test_unchanged_prompt_sends_identical_requests_once(repo, fake, tmp_path):
+    repo.commit({"evals/alpha.jsonl": (repo.root / "evals/alpha.jsonl").read_text() + "\n"})
+    assert _diff(repo, tmp_path) == 0
+    # the golden set changed, so alpha ran; base and head prompts are identical: sent once
+    assert len(fake.requests) == N
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    alpha = next(s for s in result["suites"] if s["name"] == "alpha")
+    correct = next(c for c in alpha["comparisons"] if c["metric"] == "correct")
+    assert correct["delta"] == 0 and correct["verdict"] in ("unchanged", "inconclusive")
+
+
+def test_no_eval_change_passes_without_a_model_call(repo, fake, tmp_path):
+    repo.commit({"README.md": "docs only\n"})
+    assert _diff(repo, tmp_path) == 0
+    assert fake.requests == []
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {s["status"] for s in result["suites"]} == {"skipped"}
+
+
+def test_offline_miss_is_a_clear_usage_error(repo, fake, tmp_path, capsys):
+    repo.commit({"prompts/gamma.yaml": _files({"gamma": "New gamma prompt."})["prompts/gamma.yaml"]})
+    assert _diff(repo, tmp_path, "--offline") == 2
+    err = capsys.readouterr().err
+    assert "offline" in err and "Traceback" not in err
+    assert fake.requests == []
+    assert (tmp_path / "out" / "results.json").exists()  # written before the non-zero exit
+
+
+def test_bad_config_is_one_line_exit_2(repo, tmp_path, capsys):
+    repo.commit({"evalbot.yml": "version: 1\nsuites:\n  - name: x\n    prompt: p\n"})
+    assert _diff(repo, tmp_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pr:evalbot.yml" in err[0] and "model" in err[0]
+
+
+def test_missing_placeholder_names_file_variable_and_example(repo, tmp_path, capsys):
+    prompt = yaml.safe_dump({"messages": [{"role": "user", "content": "{{nope}}"}]})
+    repo.commit({"prompts/alpha.yaml": prompt})
+    assert _diff(repo, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "prompts/alpha.yaml" in err and "nope" in err and "alpha-0" in err
+
+
+def test_provider_auth_failure_exits_3_and_keeps_results(repo, tmp_path, monkeypatch, capsys):
+    with FakeOpenAI(_responder, api_key="right-key") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "wrong-key-123")
+        repo.commit({"prompts/alpha.yaml": _files({"alpha": "v2"})["prompts/alpha.yaml"]})
+        assert _diff(repo, tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "wrong-key-123" not in err
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert result["verdict"] == "error"

@@ -47,6 +47,14 @@ def _matrix(side: SideRun, metric: str) -> np.ndarray:
     return out
 
 
+def _row_means(matrix: np.ndarray) -> np.ndarray:
+    """Per-example mean over samples, NaN where every sample is NaN (without numpy's warning)."""
+    valid = ~np.isnan(matrix)
+    counts = valid.sum(axis=1)
+    sums = np.where(valid, matrix, 0.0).sum(axis=1)
+    return np.divide(sums, counts, out=np.full(len(matrix), np.nan), where=counts > 0)
+
+
 def head_values(head: SideRun, metrics: list[MetricInfo]) -> dict[str, float | None]:
     """Aggregate head-side values for absolute thresholds: mean of per-example means, plus p95."""
     values: dict[str, float | None] = {}
@@ -54,8 +62,7 @@ def head_values(head: SideRun, metrics: list[MetricInfo]) -> dict[str, float | N
         if info.kind == MetricKind.PAIRWISE:
             continue
         matrix = _matrix(head, info.name)
-        with np.errstate(all="ignore"):
-            per_example = np.nanmean(matrix, axis=1) if matrix.size else np.array([])
+        per_example = _row_means(matrix)
         finite = per_example[np.isfinite(per_example)]
         values[info.name] = float(finite.mean()) if finite.size else None
     latencies = [
@@ -79,9 +86,8 @@ def _flipped(base: SideRun, head: SideRun, comparisons: list[MetricComparison]) 
     badness = np.zeros(len(head.example_ids))
     moved = np.zeros(len(head.example_ids), dtype=bool)
     for comparison in chosen:
-        with np.errstate(all="ignore"):
-            b = np.nanmean(_matrix(base, comparison.metric), axis=1)
-            h = np.nanmean(_matrix(head, comparison.metric), axis=1)
+        b = _row_means(_matrix(base, comparison.metric))
+        h = _row_means(_matrix(head, comparison.metric))
         delta = h - b if comparison.higher_is_better else b - h
         valid = np.isfinite(delta)
         moved |= valid & (np.abs(delta) > 1e-12)

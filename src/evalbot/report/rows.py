@@ -119,8 +119,14 @@ def suite_notes(suite: SuiteResult) -> list[str]:
     if any(rate > 0 for _, rate in rates):
         shown = ", ".join(f"{side} {rate:.1%}" for side, rate in rates)
         notes.append(f"Errored examples ({shown}) are excluded from the tests, never scored.")
+    # The same caveat (e.g. "clustered by group") often holds for every metric: say it once,
+    # naming the metrics it applies to, so the real warnings are not drowned.
+    by_note: dict[str, list[str]] = {}
     for c in suite.comparisons:
         if c.n_dropped:
-            notes.append(f"{c.metric}: {c.n_dropped} examples dropped (no value on one side).")
-        notes.extend(f"{c.metric}: {n}" for n in c.notes)
+            by_note.setdefault(f"{c.n_dropped} examples dropped (no value on one side).", [])
+            by_note[f"{c.n_dropped} examples dropped (no value on one side)."].append(c.metric)
+        for note in c.notes:
+            by_note.setdefault(note, []).append(c.metric)
+    notes.extend(f"{', '.join(metrics)}: {note}" for note, metrics in by_note.items())
     return list(dict.fromkeys(notes))

@@ -101,9 +101,9 @@ def _diff(repo: Repo, tmp_path, *extra: str) -> int:
 
 
 def test_only_the_changed_suite_runs_and_a_rerun_sends_nothing(repo, fake, tmp_path, capsys):
-    repo.commit({"prompts/beta.yaml": _files({"beta": "You answer beta. " + SLOPPY})[
-        "prompts/beta.yaml"
-    ]})
+    repo.commit(
+        {"prompts/beta.yaml": _files({"beta": "You answer beta. " + SLOPPY})["prompts/beta.yaml"]}
+    )
     assert _diff(repo, tmp_path) == 1  # the planted regression fails the gate
     first = len(fake.requests)
     assert first == 2 * N  # beta only: base and head, one sample each
@@ -156,7 +156,9 @@ def test_no_eval_change_passes_without_a_model_call(repo, fake, tmp_path):
 
 
 def test_offline_miss_is_a_clear_usage_error(repo, fake, tmp_path, capsys):
-    repo.commit({"prompts/gamma.yaml": _files({"gamma": "New gamma prompt."})["prompts/gamma.yaml"]})
+    repo.commit(
+        {"prompts/gamma.yaml": _files({"gamma": "New gamma prompt."})["prompts/gamma.yaml"]}
+    )
     assert _diff(repo, tmp_path, "--offline") == 2
     err = capsys.readouterr().err
     assert "offline" in err and "Traceback" not in err

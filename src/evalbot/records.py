@@ -123,6 +123,8 @@ class Usage(Record):
     cache_hits: int = 0
     errors: int = 0
     input_tokens: int = 0
+    """Tokens and cost include the recorded figures of cache hits: what the evaluation uses;
+    ``sent`` and ``cache_hits`` tell what was actually spent this time."""
     output_tokens: int = 0
     cost_usd: float = 0.0
     latency_p50_ms: float | None = None

@@ -221,20 +221,36 @@ def test_malicious_text_cannot_break_out():
     assert "````text" in comment  # EVIL has a ``` run: the fence is longer
 
 
-def test_500_flipped_examples_of_5kb_fit_with_tables_and_notice():
+def test_500_flipped_examples_show_the_worst_ten_in_the_comment_and_all_in_the_summary():
     result = make_result(flipped_suite(count=500, chars=5_000, text="lorem ipsum "))
     comment = render_comment(result, details_url="https://github.com/o/r/actions/runs/9")
     assert len(comment) < 65_536
     assert comment.startswith(MARKER + "\n")
     assert len(tables(comment)[0]) == 4  # header, rule, correct, helpful
     assert "| Side " in comment  # usage table kept
+    assert "Flipped examples (10 of 500, worst first)" in comment
+    assert comment.count("<details>") == comment.count("</details>") == 1
+    assert_tables_well_formed(comment)
+    summary = render_summary(result)
+    assert "Flipped examples (" in summary and summary.count("**500. ") <= 1
+
+
+def test_many_suites_of_long_flipped_examples_are_trimmed_with_a_notice():
+    suites = [
+        flipped_suite(count=60, chars=5_000, text="lorem ipsum ").model_copy(
+            update={"name": f"suite-{i}"}
+        )
+        for i in range(6)
+    ]
+    result = make_result(*suites)
+    comment = render_comment(result, details_url="https://github.com/o/r/actions/runs/9")
+    assert len(comment) < 65_536
     assert "✂️ **Trimmed to fit the 65,536-character comment limit:**" in comment
     assert (
         "Full report: job summary / results artifact ([details](https://github.com/o/r/" in comment
     )
-    shown = re.search(r"Flipped examples \((\d+) of 500, worst first\)", comment)
-    assert shown and 10 <= int(shown.group(1)) < 500
-    assert comment.count("<details>") == comment.count("</details>") == 1
+    assert len(tables(comment)) >= 6  # every suite's metric table is kept
+    assert comment.count("<details>") == comment.count("</details>")
     assert_tables_well_formed(comment)
 
 

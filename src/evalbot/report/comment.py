@@ -58,6 +58,9 @@ def _utf8_bytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+COMMENT_MAX_EXAMPLES = 10
+
+
 @dataclass(frozen=True)
 class _Limits:
     budget: int
@@ -66,6 +69,8 @@ class _Limits:
     output_steps: tuple[int, ...]
     """Characters kept per output/input, tried in order; empty: no flipped-example details."""
     trigger_cap: int
+    max_examples: int | None
+    """Flipped examples shown per suite at most: a reviewer reads ten, not sixty."""
     limit_name: str
     full_report: str
 
@@ -158,7 +163,8 @@ class _Document:
         return text + (f" ([details]({self.url}))." if self.url else ".")
 
     def example_blocks(self, chars: int) -> dict[int, list[str]]:
-        return {i: examples.blocks(chars=chars) for i, examples in self.examples.items()}
+        cap = self.limits.max_examples
+        return {i: examples.blocks(chars=chars)[:cap] for i, examples in self.examples.items()}
 
     def assemble(
         self,
@@ -303,6 +309,7 @@ def render_comment(
         measure=_utf16_units,
         output_steps=(2_000, 1_000, 500, 250),
         trigger_cap=20,
+        max_examples=COMMENT_MAX_EXAMPLES,
         limit_name=f"the {max_chars:,}-character comment limit",
         full_report="job summary / results artifact",
     )
@@ -323,6 +330,7 @@ def render_summary(result: RunResult, *, check_name: str = "evalbot") -> str:
         measure=_utf8_bytes,
         output_steps=(20_000, 5_000, 2_000, 1_000, 600, 300),
         trigger_cap=1_000,
+        max_examples=None,
         limit_name="the 1 MiB job-summary limit",
         full_report="results.json in the results artifact",
     )
@@ -337,6 +345,7 @@ def check_title_and_summary(result: RunResult) -> tuple[str, str]:
         measure=_utf16_units,
         output_steps=(),
         trigger_cap=20,
+        max_examples=0,
         limit_name="the check-run summary limit",
         full_report="PR comment / job summary / results artifact",
     )

@@ -168,11 +168,13 @@ def suite_notes_block(suite: SuiteResult) -> str:
 # --- flipped examples -------------------------------------------------------------------------
 
 
-def _score_text(value: float | None, unit: Unit) -> str:
+def _score_text(value: float | None, unit: Unit, *, higher_is_better: bool = True) -> str:
     if value is None:
         return DASH
     if unit == Unit.PERCENT:
-        return {1.0: "pass", 0.0: "fail"}.get(value, f"{value:.0%}")
+        # A 1 is a pass only where higher is better; for `error` a 1 means the call failed.
+        words = {1.0: "pass", 0.0: "fail"} if higher_is_better else {1.0: "yes", 0.0: "no"}
+        return words.get(value, f"{value:.0%}")
     return scale_for(unit, [value]).value(value)
 
 
@@ -191,6 +193,8 @@ class Examples:
         self.sides = [run for run in (suite.base, suite.head) if run is not None]
         self.index = {run.side: {e: i for i, e in enumerate(run.example_ids)} for run in self.sides}
         kinds: dict[str, MetricKind] = {m.name: m.kind for m in suite.metrics}
+        self.higher_is_better = {m.name: m.higher_is_better for m in suite.metrics}
+        self.higher_is_better.update({c.metric: c.higher_is_better for c in suite.comparisons})
         kinds.update({c.metric: c.kind for c in suite.comparisons})
         names = [c.metric for c in suite.comparisons] + [m.name for m in suite.metrics]
         names += [name for run in self.sides for name in run.scores]
@@ -213,8 +217,10 @@ class Examples:
                     self._score(run, metric, eid) for run in (self.suite.base, self.suite.head)
                 ]
                 if any(v is not None for v in values):
+                    better = self.higher_is_better.get(metric, True)
                     rows.append(
-                        [escape_cell(metric, limit=60)] + [_score_text(v, unit) for v in values]
+                        [escape_cell(metric, limit=60)]
+                        + [_score_text(v, unit, higher_is_better=better) for v in values]
                     )
             head = f"**{number}. {escape_cell(eid, limit=100)}**"
             if rows:

@@ -80,6 +80,16 @@ class _Counters:
     cost_usd: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
 
+    def count_hit(self, completion: Completion) -> None:
+        """A cached or joined answer: its recorded tokens and cost count toward what this
+        evaluation uses (as for generations), while ``sent`` says what was actually spent."""
+        self.requests += 1
+        self.cache_hits += 1
+        self.errors += not completion.ok
+        self.input_tokens += completion.input_tokens
+        self.output_tokens += completion.output_tokens
+        self.cost_usd += completion.cost_usd or 0.0
+
     def usage(self) -> Usage:
         lat = self.latencies_ms
         return Usage(
@@ -154,10 +164,8 @@ class ModelRunner:
         if task is not None:
             # Joined: shield so that cancelling this caller does not cancel the others' call.
             completion = await asyncio.shield(task)
-            counters.requests += 1
-            counters.cache_hits += 1
+            counters.count_hit(completion)
             self.cache_hits += 1
-            counters.errors += not completion.ok
             return completion.model_copy(update={"cached": True})
         task = asyncio.ensure_future(self._resolve(provider, request, counters))
         self._inflight[flight] = task
@@ -238,8 +246,7 @@ class ModelRunner:
             assert self.cache is not None
             hit = self.cache.get(request, scope=provider.scope)
             if hit is not None:
-                counters.requests += 1
-                counters.cache_hits += 1
+                counters.count_hit(hit)
                 self.cache_hits += 1
                 return hit
         if self.offline and request.provider != "mock":

@@ -270,7 +270,7 @@ def calibration_note(
     record: dict[str, Any] | None, *, judge_model: str, rubric_sha256: str | None
 ) -> str | None:
     """One line for the PR comment when the judge's calibration is missing, stale or failing."""
-    how = "run `evalbot calibrate` (docs/judges.md)"
+    how = "run evalbot calibrate (see docs/judges.md)"
     if record is None:
         return f"Judge {judge_model} is not calibrated against human labels; {how}."
     if not isinstance(record, dict) or "verdict" not in record:

@@ -15,7 +15,6 @@ from evalbot.score.base import JUDGED_TYPES
 __all__ = ["SuiteSelection", "glob_match", "select_suites"]
 
 
-
 @dataclass
 class SuiteSelection:
     suite: SuiteConfig

@@ -121,7 +121,8 @@ def test_metric_table_columns_and_formatting():
         (Verdict.IMPROVED, False, "✅ improved"),
         (Verdict.UNCHANGED, True, "✅ unchanged (blocking)"),
         (Verdict.INCONCLUSIVE, True, "⚠️ inconclusive (blocking)"),
-        (Verdict.REGRESSED, False, "❌ regressed"),
+        (Verdict.REGRESSED, True, "❌ **regressed** (blocking)"),
+        (Verdict.REGRESSED, False, "🔻 regressed"),  # informational: not the blocking ❌
         (Verdict.NOT_COMPARED, False, "➖ n/a"),
     ],
 )
@@ -376,6 +377,6 @@ def test_summary_keeps_long_outputs_and_stays_under_1_mib():
     comment_suite = flipped_suite(count=3, chars=10_000, text="abc ")
     summary = render_summary(make_result(comment_suite))
     assert not summary.startswith("<!--")
-    assert "abc " * 2_000 in summary and "Trimmed" not in summary
+    assert "abc " * 2_000 in summary.replace("\n", " ") and "Trimmed" not in summary
     huge = render_summary(make_result(flipped_suite(count=200, chars=5_000, text="é")))
     assert len(huge.encode()) < 1_048_576 and "Trimmed to fit the 1 MiB" in huge

@@ -10,6 +10,7 @@ even inside code spans).
 from __future__ import annotations
 
 import re
+import textwrap
 
 __all__ = ["ZWJ", "escape_cell", "fenced", "plain", "xml_safe"]
 
@@ -73,7 +74,7 @@ def escape_cell(text: object, *, limit: int = 200) -> str:
     return _neutralise_links(raw.translate(_CELL_TABLE))
 
 
-def fenced(text: object, *, limit: int) -> str:
+def fenced(text: object, *, limit: int, wrap: int | None = None) -> str:
     """Untrusted multi-line text → a fenced code block it cannot close early.
 
     The fence is one backtick longer than the longest backtick run inside (at least three).
@@ -82,8 +83,19 @@ def fenced(text: object, *, limit: int) -> str:
     """
     raw = str(text)
     body = _normalise(raw[: max(limit, 0) + 1])  # +1: keeps a trailing "\r\n" whole
-    if len(raw) > limit or len(body) > limit:
-        body = f"{body[: max(limit, 0)]}{ELLIPSIS}\n[{len(raw) - limit:,} more characters]"
+    more = len(raw) - limit
+    if more > 0 or len(body) > limit:
+        # Say how much was cut only when saying it is shorter than what it replaces.
+        tail = f"\n[{more:,} more characters]" if more > 30 else ""
+        body = f"{body[: max(limit, 0)]}{ELLIPSIS}{tail}"
+    if wrap:
+        # Code blocks do not wrap on GitHub: long model answers would scroll sideways.
+        body = "\n".join(
+            textwrap.fill(line, width=wrap, break_long_words=False, break_on_hyphens=False)
+            if len(line) > wrap
+            else line
+            for line in body.split("\n")
+        )
     body = body.replace("<!--", "<!" + ZWJ + "--")
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)

@@ -117,6 +117,17 @@ def scale_for(unit: Unit, refs: Iterable[float | None]) -> Scale:
             return Scale(0.001, 2, suffix=" s", delta_suffix=" s", interval_suffix=" s")
         return Scale(1, 0, suffix=" ms", delta_suffix=" ms", interval_suffix=" ms")
     if unit == Unit.USD:
+        if 0 < ref < 0.01:
+            # Per-call costs are fractions of a cent: per 1,000 calls they stay readable.
+            k = 1000.0
+            return Scale(
+                factor=k,
+                decimals=max(2, _decimals(ref * k)),
+                prefix="$",
+                suffix=" /1k",
+                delta_suffix=" /1k",
+                interval_suffix=" /1k",
+            )
         return Scale(decimals=max(2, _decimals(ref)), prefix="$")
     if unit == Unit.TOKENS:
         return Scale(decimals=0 if ref >= 100 else 1)
@@ -156,6 +167,8 @@ def verdict_marker(c: MetricComparison) -> str:
     is still a failure)."""
     if c.gate in (GateStatus.FAIL, GateStatus.ERROR, GateStatus.WARN):
         return _GATE_MARKERS[c.gate]
+    if c.verdict == V.REGRESSED and not c.blocking:
+        return "🔻"  # worse, but informational: must not read like the failure that blocks
     return _VERDICT_MARKERS[c.verdict]
 
 

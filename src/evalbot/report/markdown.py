@@ -81,27 +81,44 @@ def _metric_table(suite: SuiteResult) -> str:
     return table(headers, rows)
 
 
-def _test_note(c: MetricComparison) -> str:
+def _method(c: MetricComparison) -> str:
     parts = [escape_cell(c.test or "test", limit=60)]
-    if c.n_discordant is not None:
-        parts.append(f"{c.n_discordant:,} discordant")
     if c.samples > 1:
         parts.append(f"{c.samples} samples averaged per example")
     if c.clusters is not None:
         parts.append(f"{c.clusters:,} clusters")
+    return ", ".join(parts)
+
+
+def _test_note(c: MetricComparison) -> str:
+    parts = []
+    if c.n_discordant is not None:
+        parts.append(f"{c.n_discordant:,} discordant")
     if c.blocking:
         p = c.p_adjusted if c.p_adjusted is not None else c.p_value
         adjusted = ", Holm-adjusted" if c.p_adjusted is not None else ""
         parts.append(f"gate p {format_p(p)} (one-sided{adjusted})")
         scale = scale_for(unit_of(c.metric, c.kind), [c.base_mean, c.head_mean])
         parts.append(f"margin {scale.magnitude(c.max_drop)}")
-    return f"{escape_cell(c.metric, limit=60)}: {', '.join(parts)}"
+    return f"{escape_cell(c.metric, limit=60)}: {', '.join(parts)}" if parts else ""
 
 
 def _tests_footnote(suite: SuiteResult) -> str:
-    notes = [_test_note(c) for c in suite.comparisons]
+    # One line per distinct method (usually one for the whole table), then the gate figures.
+    methods: dict[str, list[str]] = {}
+    for c in suite.comparisons:
+        methods.setdefault(_method(c), []).append(escape_cell(c.metric, limit=60))
+    if len(methods) == 1:
+        notes = [f"Test: {next(iter(methods))}"]
+    else:
+        notes = [f"{', '.join(names)}: {method}" for method, names in methods.items()]
+    notes += [n for n in (_test_note(c) for c in suite.comparisons) if n]
     confidence = suite.comparisons[0].confidence
-    notes.append(f"CI: {confidence:.0%} two-sided, Δ = head − base; p: two-sided")
+    notes.append(
+        f"CI: {confidence:.0%} two-sided, Δ = head − base; p: two-sided, for Δ = 0; "
+        "the verdict of a blocking metric follows its gate p; MDE: smallest change this run "
+        "detects with 80 % power"
+    )
     return f"<sub>{' · '.join(notes)}</sub>"
 
 
@@ -239,7 +256,7 @@ class Examples:
         if completion is None:
             return f"{label}: not run on this side"
         if completion.ok:
-            return f"{label}\n\n{fenced(completion.text, limit=chars)}"
+            return f"{label}\n\n{fenced(completion.text, limit=chars, wrap=100)}"
         return f"{label}: error\n\n{fenced(completion.error or 'no output', limit=chars)}"
 
     def block(self, eid: str, number: int, *, chars: int) -> str:

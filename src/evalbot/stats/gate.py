@@ -1,0 +1,264 @@
+"""Verdicts, multiplicity control and the merge gate.
+
+Gate semantics are non-inferiority with three states (Schuirmann's TOST logic). Per blocking
+metric with margin Δ ≥ 0 (``max_drop``):
+
+- regressed: the test rejects H0 "δ ≥ −Δ" (Holm-adjusted over the suite's blocking metrics);
+- unchanged: the one-sided lower bound of δ is above −Δ (shown non-inferior; an
+  intersection–union claim over metrics, level α with no adjustment, Berger 1982);
+- improved: the lower bound is above 0;
+- inconclusive: neither.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from evalbot.config import Threshold
+from evalbot.records import AbsoluteCheck, GateStatus, MetricComparison, Verdict
+
+__all__ = [
+    "IMPLICIT_MARGIN_NOTE",
+    "absolute_checks",
+    "apply_gate",
+    "decide_verdict",
+    "good_bounds",
+    "holm",
+    "suite_gate",
+]
+
+IMPLICIT_MARGIN_NOTE = (
+    "no max_drop set: blocks only on a significant drop (margin 0) or its min/max bound; "
+    "an inconclusive result does not warn"
+)
+
+
+def decide_verdict(
+    *,
+    p_value: float | None,
+    lower_good: float | None,
+    max_drop: float,
+    alpha: float,
+    identical: bool = False,
+) -> Verdict:
+    """The verdict from the regression p-value and the good-direction lower bound.
+
+    Args:
+        p_value: one-sided p for H0 "δ_good ≥ −max_drop" (None when no test was possible).
+        lower_good: one-sided (1 − α) lower bound of the good-direction delta.
+        max_drop: the non-inferiority margin (≥ 0).
+        alpha: one-sided level.
+        identical: every example scored the same on both sides.
+    """
+    if p_value is not None and math.isfinite(p_value) and p_value < alpha:
+        return Verdict.REGRESSED
+    if identical:
+        # No example changed: there is no observed change to weigh, whatever the margin.
+        return Verdict.UNCHANGED
+    if lower_good is None or not math.isfinite(lower_good):
+        return Verdict.INCONCLUSIVE
+    if lower_good > 0:
+        return Verdict.IMPROVED
+    if lower_good > -max_drop:
+        return Verdict.UNCHANGED
+    return Verdict.INCONCLUSIVE
+
+
+def good_bounds(c: MetricComparison) -> tuple[float | None, float | None]:
+    """(lower, upper) bounds of the good-direction delta from a record's interval."""
+    if c.ci_low is None or c.ci_high is None:
+        return None, None
+    if c.higher_is_better:
+        return c.ci_low, c.ci_high
+    return -c.ci_high, -c.ci_low
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm step-down adjusted p-values (equal to statsmodels ``multipletests(method="holm")``)."""
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    adjusted = np.empty(m)
+    adjusted[order] = stepped
+    return adjusted
+
+
+def _finite(p: float | None) -> bool:
+    return p is not None and math.isfinite(p)
+
+
+def apply_gate(
+    comparisons: Sequence[MetricComparison],
+    thresholds: Mapping[str, Threshold],
+    *,
+    alpha: float = 0.05,
+    on_inconclusive: Literal["warn", "fail"] = "warn",
+) -> list[MetricComparison]:
+    """Multiplicity control and per-metric gate status for one suite.
+
+    Metrics named in ``thresholds`` with ``blocking: true`` form the blocking family: their
+    regression p-values are Holm-adjusted (``p_adjusted``), the verdict is recomputed with the
+    adjusted p, and ``gate`` is FAIL (regressed), WARN/FAIL (inconclusive or not compared, per
+    ``on_inconclusive``) or PASS. A blocking threshold with only ``min``/``max`` joins the family
+    with an implicit margin of 0: a significant drop fails, but inconclusive passes, because the
+    user asked for a bound, not for a shown non-inferiority. Every other metric is
+    informational: ``p_adjusted`` is the Benjamini–Hochberg q-value of its two-sided p (the p
+    shown in the comment), ``gate`` is INFO and the verdict is left unadjusted.
+
+    Args:
+        comparisons: one suite's records from ``compare_metric``.
+        thresholds: the suite's thresholds by metric name.
+        alpha: the suite's family-wise level; must match the alpha used by ``compare_metric``.
+        on_inconclusive: gate status of an inconclusive blocking metric.
+
+    Returns:
+        Updated copies, in the input order.
+
+    Raises:
+        ValueError: a record was computed with another alpha or margin than the threshold's.
+    """
+    blocking_idx: list[int] = []
+    info_idx: list[int] = []
+    for i, c in enumerate(comparisons):
+        threshold = thresholds.get(c.metric)
+        (blocking_idx if threshold is not None and threshold.blocking else info_idx).append(i)
+        if c.verdict != Verdict.NOT_COMPARED and abs(c.confidence - (1 - 2 * alpha)) > 1e-9:
+            raise ValueError(
+                f"{c.metric}: compared at confidence {c.confidence}, gate alpha {alpha} "
+                f"needs {1 - 2 * alpha}"
+            )
+
+    out = list(comparisons)
+    raw = [comparisons[i].p_value for i in blocking_idx]
+    adjusted = holm([p if _finite(p) else 1.0 for p in raw])
+    for i, p_adj, p_raw in zip(blocking_idx, adjusted, raw, strict=True):
+        c = comparisons[i]
+        threshold = thresholds[c.metric]
+        implicit = threshold.max_drop is None
+        margin = 0.0 if implicit else float(threshold.max_drop)
+        if c.verdict != Verdict.NOT_COMPARED and abs(c.max_drop - margin) > 1e-12:
+            raise ValueError(
+                f"{c.metric}: compared with max_drop {c.max_drop}, threshold says {margin}; "
+                "call compare_metric with the threshold's max_drop"
+            )
+        verdict = c.verdict
+        if verdict != Verdict.NOT_COMPARED and _finite(p_raw):
+            verdict = decide_verdict(
+                p_value=float(p_adj),
+                lower_good=good_bounds(c)[0],
+                max_drop=margin,
+                alpha=alpha,
+                identical=bool(c.extra.get("identical")),
+            )
+        if verdict == Verdict.REGRESSED:
+            gate = GateStatus.FAIL
+        elif verdict in (Verdict.IMPROVED, Verdict.UNCHANGED) or implicit:
+            gate = GateStatus.PASS
+        else:
+            gate = GateStatus.FAIL if on_inconclusive == "fail" else GateStatus.WARN
+        notes = list(c.notes)
+        if implicit and IMPLICIT_MARGIN_NOTE not in notes:
+            notes.append(IMPLICIT_MARGIN_NOTE)
+        out[i] = c.model_copy(
+            update={
+                "p_adjusted": float(p_adj) if _finite(p_raw) else None,
+                "verdict": verdict,
+                "blocking": True,
+                "gate": gate,
+                "max_drop": margin,
+                "notes": notes,
+            }
+        )
+
+    with_p = [i for i in info_idx if _finite(comparisons[i].p_two_sided)]
+    q_values = (
+        stats.false_discovery_control([comparisons[i].p_two_sided for i in with_p], method="bh")
+        if with_p
+        else []
+    )
+    q_by_index = dict(zip(with_p, np.atleast_1d(q_values), strict=True))
+    for i in info_idx:
+        q = q_by_index.get(i)
+        out[i] = comparisons[i].model_copy(
+            update={
+                "p_adjusted": None if q is None else float(q),
+                "blocking": False,
+                "gate": GateStatus.INFO,
+            }
+        )
+    return out
+
+
+def absolute_checks(
+    values: Mapping[str, float | None], thresholds: Mapping[str, Threshold]
+) -> list[AbsoluteCheck]:
+    """``min``/``max`` checks of blocking thresholds on the head side's aggregate values.
+
+    Non-blocking thresholds produce no check (an AbsoluteCheck has no "informational" state and
+    ``suite_gate`` fails on any failed check). A missing value (every example errored, or the
+    metric was not computed) fails the check with a note: a bound that cannot be verified is
+    not passed silently.
+    """
+    checks: list[AbsoluteCheck] = []
+    for metric, threshold in thresholds.items():
+        if not threshold.blocking:
+            continue
+        value = values.get(metric)
+        known = value is not None and math.isfinite(value)
+        for bound, limit in (("min", threshold.min), ("max", threshold.max)):
+            if limit is None:
+                continue
+            if not known:
+                checks.append(
+                    AbsoluteCheck(
+                        metric=metric,
+                        bound=bound,  # type: ignore[arg-type]
+                        limit=float(limit),
+                        value=None,
+                        passed=False,
+                        note="no value: every example errored or the metric was not computed",
+                    )
+                )
+                continue
+            passed = value >= limit if bound == "min" else value <= limit  # type: ignore[operator]
+            checks.append(
+                AbsoluteCheck(
+                    metric=metric,
+                    bound=bound,  # type: ignore[arg-type]
+                    limit=float(limit),
+                    value=float(value),  # type: ignore[arg-type]
+                    passed=bool(passed),
+                )
+            )
+    return checks
+
+
+def suite_gate(
+    comparisons: Sequence[MetricComparison],
+    absolute: Sequence[AbsoluteCheck],
+    *,
+    error_rates: Mapping[str, float],
+    max_error_rate: float,
+) -> GateStatus:
+    """The suite's gate: ERROR past the error budget on any side, else FAIL on any blocking
+    failure or failed absolute check, else WARN on any warning, else PASS."""
+    for rate in error_rates.values():
+        if rate is None or not math.isfinite(rate) or rate > max_error_rate:
+            return GateStatus.ERROR
+    if any(c.gate == GateStatus.ERROR for c in comparisons):
+        return GateStatus.ERROR
+    if any(c.gate == GateStatus.FAIL for c in comparisons) or any(
+        not check.passed for check in absolute
+    ):
+        return GateStatus.FAIL
+    if any(c.gate == GateStatus.WARN for c in comparisons):
+        return GateStatus.WARN
+    return GateStatus.PASS

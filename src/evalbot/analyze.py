@@ -73,14 +73,16 @@ def head_values(head: SideRun, metrics: list[MetricInfo]) -> dict[str, float | N
 
 
 def _flipped(base: SideRun, head: SideRun, comparisons: list[MetricComparison]) -> list[str]:
-    """Examples whose score on a blocking metric (else any compared metric) moved, worst first."""
-    chosen = [c for c in comparisons if c.blocking and c.kind != MetricKind.PAIRWISE]
+    """Examples whose outcome moved between the sides, worst first (see the comment inside)."""
+    # A pass/fail outcome that changed is what a reviewer wants to read; a judge score moves a
+    # little on almost every example, so continuous metrics only count when no blocking
+    # pass/fail metric exists.
+    candidates = [c for c in comparisons if c.kind in (MetricKind.BINARY, MetricKind.CONTINUOUS)]
+    blocking = [c for c in candidates if c.blocking]
+    chosen = [c for c in blocking if c.kind == MetricKind.BINARY] or blocking
     if not chosen:
-        chosen = [
-            c
-            for c in comparisons
-            if c.kind in (MetricKind.BINARY, MetricKind.CONTINUOUS) and c.metric != "error"
-        ]
+        chosen = [c for c in candidates if c.metric != "error" and c.kind == MetricKind.BINARY]
+        chosen = chosen or [c for c in candidates if c.metric != "error"]
     if not chosen:
         return []
     badness = np.zeros(len(head.example_ids))

@@ -128,5 +128,9 @@ def suite_notes(suite: SuiteResult) -> list[str]:
             by_note[f"{c.n_dropped} examples dropped (no value on one side)."].append(c.metric)
         for note in c.notes:
             by_note.setdefault(note, []).append(c.metric)
-    notes.extend(f"{', '.join(metrics)}: {note}" for note, metrics in by_note.items())
+    every = len(suite.comparisons)
+    notes.extend(
+        f"{'All metrics' if every > 2 and len(metrics) == every else ', '.join(metrics)}: {note}"
+        for note, metrics in by_note.items()
+    )
     return list(dict.fromkeys(notes))

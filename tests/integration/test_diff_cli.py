@@ -191,3 +191,101 @@ def test_provider_auth_failure_exits_3_and_keeps_results(repo, tmp_path, monkeyp
     assert "wrong-key-123" not in err
     result = json.loads((tmp_path / "out" / "results.json").read_text())
     assert result["verdict"] == "error"
+
+
+def test_shards_merge_to_the_same_verdict_as_one_run(repo, fake, tmp_path):
+    repo.commit(
+        {"prompts/beta.yaml": _files({"beta": "You answer beta. " + SLOPPY})["prompts/beta.yaml"]}
+    )
+    assert _diff(repo, tmp_path) == 1
+    whole = json.loads((tmp_path / "out" / "results.json").read_text())
+    sent = len(fake.requests)
+    dirs = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"shard{k}"
+        code = main(
+            [
+                "diff",
+                "-C",
+                str(repo.root),
+                "--base",
+                "main",
+                "--head",
+                "pr",
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--shard",
+                f"{k}/3",
+            ]
+        )
+        assert code in (0, 1)
+        dirs.append(str(out))
+    assert len(fake.requests) == sent  # the shards were answered from the shared cache
+
+    def beta_of(path) -> dict:
+        result = json.loads(path.read_text())
+        return next(s for s in result["suites"] if s["name"] == "beta")
+
+    sizes = [
+        len(beta_of(tmp_path / f"shard{k}" / "results.json")["head"]["example_ids"])
+        for k in (1, 2, 3)
+    ]
+    assert sum(sizes) == N and all(sizes)
+    assert main(["merge", *dirs, "--out", str(tmp_path / "merged")]) == 1
+    merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+    pick = lambda r: next(  # noqa: E731
+        c
+        for s in r["suites"]
+        if s["name"] == "beta"
+        for c in s["comparisons"]
+        if c["metric"] == "correct"
+    )
+    assert pick(merged)["delta"] == pytest.approx(pick(whole)["delta"])
+    assert pick(merged)["verdict"] == pick(whole)["verdict"] == "regressed"
+    assert merged["command"] == "merge"
+
+
+def test_run_evaluates_one_revision_with_absolute_thresholds(repo, fake, tmp_path):
+    code = main(
+        [
+            "run",
+            "-C",
+            str(repo.root),
+            "--rev",
+            "main",
+            "--out",
+            str(tmp_path / "one"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--suite",
+            "alpha",
+        ]
+    )
+    assert code == 0
+    result = json.loads((tmp_path / "one" / "results.json").read_text())
+    alpha = next(s for s in result["suites"] if s["name"] == "alpha")
+    assert alpha["status"] == "new" and alpha["base"] is None and alpha["comparisons"] == []
+    assert len(fake.requests) == N
+    assert any("absolute thresholds only" in n for n in result["notes"])
+
+
+def test_samples_override_and_cost_cap(repo, fake, tmp_path, capsys):
+    repo.commit({"prompts/alpha.yaml": _files({"alpha": "v2"})["prompts/alpha.yaml"]})
+    assert _diff(repo, tmp_path, "--samples", "2") == 0
+    seeds = sorted({r.get("seed") for r in fake.requests})
+    assert len(fake.requests) == 2 * N * 2 and seeds == [3, 4]  # seed + sample index
+    fake.reset()
+    code = _diff(
+        repo,
+        tmp_path,
+        "--samples",
+        "3",
+        "--max-cost-usd",
+        "0.000001",
+        "--cache-dir",
+        str(tmp_path / "cold"),
+    )
+    assert code == 3
+    assert "cost cap" in capsys.readouterr().err

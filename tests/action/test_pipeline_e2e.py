@@ -124,3 +124,80 @@ def test_fork_pr_with_the_real_pipeline_is_neutral(
     assert any("Would have run greet" in n for n in result.notes)
     [check] = github.check_runs.values()
     assert check["conclusion"] == "neutral"
+
+
+PLANTED = """\
+version: 1
+suites:
+  - name: answers
+    prompt: prompts/answers.md
+    model: models/chat.yaml
+    dataset: evals/answers.jsonl
+    metrics:
+      - {name: correct, type: contains, value: "{{expected}}"}
+    thresholds:
+      correct: {min: 0.8, max_drop: 0.02}
+"""
+
+
+def _planted_responder(body: dict) -> str:
+    prompt = body["messages"][-1]["content"]
+    word = prompt.rsplit(" ", 1)[-1]
+    if prompt.startswith("Be vague.") and int(word.removeprefix("w")) % 2:
+        return "Happy to help!"
+    return f"It is {word}"
+
+
+def test_planted_regression_end_to_end_as_the_container_runs_it(tmp_path: Path, github: FakeGitHub):
+    """The container's path on a PR whose prompt truly regresses: real git history, the real
+    pipeline, the openai provider over HTTP to a loopback fake, PyGithub against the GitHub fake.
+    One comment (a re-run edits it), a failing check with an annotation on the prompt file, the
+    outputs and job summary, exit 1."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    repo = Repo(tmp_path / "workspace")
+    rows = "".join(f'{{"id": "e{i}", "n": {i}, "expected": "w{i}"}}\n' for i in range(40))
+    base = repo.commit(
+        {
+            "evalbot.yml": PLANTED,
+            "prompts/answers.md": "Answer {{n}}: w{{n}}\n",
+            "models/chat.yaml": "provider: openai\nmodel: fake-1\nparams: {temperature: 0}\n",
+            "evals/answers.jsonl": rows,
+        },
+        "base",
+    )
+    repo.branch("feature")
+    head = repo.commit({"prompts/answers.md": "Be vague. Answer {{n}}: w{{n}}\n"}, "vaguer")
+    ws = Workspace(repo=repo, base_sha=base, head_sha=head)
+    github.add_pull(REPO, PR, head_sha=head, base_sha=base)
+    with FakeOpenAI(_planted_responder) as llm:
+        env = actions_env(
+            tmp_path,
+            ws,
+            github,
+            extra={"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "test-key"},
+            inputs={"allowed-hosts": "127.0.0.1"},
+        )
+        code, log = _run(env)
+        assert code == 1, log
+        assert len(llm.requests) == 80  # 40 examples, base and head
+        result = _result(ws)
+        [suite] = result.suites
+        correct = next(c for c in suite.comparisons if c.metric == "correct")
+        assert correct.verdict == "regressed" and correct.gate == "fail"
+        [check] = github.check_runs.values()
+        assert check["conclusion"] == "failure" and check["head_sha"] == head
+        paths = {a["path"] for a in check["output"]["annotations"]}
+        assert "prompts/answers.md" in paths
+        [comment] = github.comments_on(REPO, PR)
+        assert comment["body"].startswith("<!-- evalbot:evalbot -->")
+        outputs = parse_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
+        assert outputs["verdict"] == "fail" and outputs["regressions"] != "0"
+        summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+        assert "answers" in summary and "regressed" in summary
+        assert log.count("test-key") == log.count("::add-mask::test-key") == 1  # masked first
+
+        code_again, _ = _run(env)  # a re-run: answered from the cache, comment edited in place
+        assert code_again == 1
+        assert len(llm.requests) == 80
+        assert len(github.comments_on(REPO, PR)) == 1

@@ -56,8 +56,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
 
 
+def _repo(path: Path) -> Path:
+    if not path.is_dir():
+        raise UserError("repository directory not found", file=str(path), hint="check -C DIR")
+    return path.resolve()
+
+
 def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
-    repo = args.repo.resolve()
+    repo = _repo(args.repo)
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
     return DiffOptions(
         repo_root=repo,
@@ -107,7 +113,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from evalbot.pipeline import merge_results
+    from evalbot.merge import merge_results
 
     options = DiffOptions(
         repo_root=Path(".").resolve(),
@@ -123,7 +129,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from evalbot.tree import WorkTree
     from evalbot.validate import format_report, validate
 
-    report = validate(WorkTree(args.repo.resolve()), args.config)
+    report = validate(WorkTree(_repo(args.repo)), args.config)
     print(format_report(report))
     return getattr(report, "exit_code", 0)
 

@@ -8,7 +8,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalbot.errors import GitError
+from evalbot.errors import GitError, InputError
 
 __all__ = ["Change", "Git"]
 
@@ -70,8 +70,11 @@ class Git:
     def rev_parse(self, rev: str) -> str:
         proc = self._run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         if proc.returncode != 0:
-            hint = SHALLOW_HINT if self.is_shallow() else "check the revision name (git log)"
-            raise GitError(f"unknown revision {rev!r}", hint=hint)
+            if self.is_shallow():  # the history is missing, not the name wrong
+                raise GitError(f"unknown revision {rev!r}", hint=SHALLOW_HINT)
+            raise InputError(
+                f"unknown revision {rev!r}", hint="check the name (git branch -a, git log)"
+            )
         return proc.stdout.decode().strip()
 
     def merge_base(self, base: str, head: str) -> str:

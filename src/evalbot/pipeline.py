@@ -11,14 +11,19 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from evalbot import __version__
 from evalbot.analyze import analyze_suite
-from evalbot.config import EvalbotConfig, Threshold, load_config, load_model_config, sha256_text
+from evalbot.config import (
+    EvalbotConfig,
+    SuiteConfig,
+    load_config,
+    load_model_config,
+    sha256_text,
+)
 from evalbot.detect import SuiteSelection, select_suites
-from evalbot.errors import EvalbotError, EvaluationError, UserError
+from evalbot.errors import EvalbotError, UserError
 from evalbot.evaluate import (
     generate,
     metric_info,
@@ -208,8 +213,18 @@ async def _evaluate_suite(
         },
         metrics=infos,
         thresholds={k: v.model_dump(exclude_none=True) for k, v in suite.thresholds.items()},
-        files={suite.dataset: golden.sha256},
+        files=_head_file_hashes(suite, head_tree, golden.sha256),
     )
+
+
+def _head_file_hashes(suite: SuiteConfig, tree: FileTree, golden_sha: str) -> dict[str, str]:
+    """Provenance: sha256 of every head-side input of the suite (prompt, model, golden set,
+    rubrics, schemas); the base side's prompt and model hashes are in its SideRun."""
+    hashes = {suite.dataset: golden_sha}
+    for path in suite.files():
+        if path not in hashes and tree.exists(path):
+            hashes[path] = sha256_text(tree.read_text(path))
+    return hashes
 
 
 def _calibration_note(judge: JudgeRuntime, scorers: list) -> str | None:
@@ -364,92 +379,3 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
     suites = done + skipped
     result = result.model_copy(update={"suites": suites, "verdict": verdict_of(suites)})
     return _finish(result, options)
-
-
-def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
-    """Combine shard results (same suites, disjoint examples) and redo the statistics."""
-    from evalbot.config import GateConfig
-
-    parts = []
-    for directory in directories:
-        path = directory / "results.json"
-        try:
-            parts.append(RunResult.model_validate_json(path.read_text(encoding="utf-8")))
-        except FileNotFoundError as exc:
-            raise UserError("no results.json here", file=str(directory)) from exc
-        except ValueError as exc:
-            raise UserError(f"not a results.json of evalbot: {exc}", file=str(path)) from exc
-    if not parts:
-        raise UserError("evalbot merge needs at least one results directory")
-    first = parts[0]
-    gate = GateConfig.model_validate(first.gate_config or {})
-    suites: list[SuiteResult] = []
-    for name in dict.fromkeys(s.name for p in parts for s in p.suites):
-        pieces = [s for p in parts for s in p.suites if s.name == name]
-        template = pieces[0]
-        if template.status in (SuiteStatus.SKIPPED, SuiteStatus.ERROR) or template.head is None:
-            suites.append(template)
-            continue
-        head = _concat([s.head for s in pieces if s.head])
-        base = _concat([s.base for s in pieces if s.base]) if template.base else None
-        thresholds = {k: Threshold.model_validate(v) for k, v in template.thresholds.items()}
-        analysis = analyze_suite(
-            base=base,
-            head=head,
-            metrics=template.metrics,
-            thresholds=thresholds,
-            gate=gate,
-            seed=first.seed,
-        )
-        suites.append(
-            template.model_copy(
-                update={
-                    "base": base,
-                    "head": head,
-                    "comparisons": _with_pairwise_diagnostics(analysis.comparisons, head),
-                    "absolute": analysis.absolute,
-                    "gate": analysis.gate,
-                    "flipped": analysis.flipped,
-                    "flipped_inputs": {k: v for s in pieces for k, v in s.flipped_inputs.items()},
-                    "notes": list(dict.fromkeys(n for s in pieces for n in s.notes)),
-                }
-            )
-        )
-    if any(s.status == SuiteStatus.ERROR for s in suites):
-        raise EvaluationError("a shard ended in error; re-run it before merging")
-    result = first.model_copy(
-        update={
-            "command": "merge",
-            "shard": None,
-            "suites": suites,
-            "verdict": verdict_of(suites),
-            "notes": [*first.notes, f"Merged from {len(parts)} shard result(s)."],
-        }
-    )
-    return _finish(result, options)
-
-
-def _concat(sides: list[SideRun]) -> SideRun:
-    first = sides[0]
-    ids = [i for s in sides for i in s.example_ids]
-    if len(set(ids)) != len(ids):
-        raise UserError("shards overlap: the same example appears in two results directories")
-    metrics = list(first.scores)
-    outputs = [row for s in sides for row in s.outputs]
-    from evalbot.evaluate import usage_of
-
-    return first.model_copy(
-        update={
-            "example_ids": ids,
-            "groups": [g for s in sides for g in s.groups],
-            "outputs": outputs,
-            "scores": {m: [r for s in sides for r in s.scores.get(m, [])] for m in metrics},
-            "score_details": {
-                m: [r for s in sides for r in s.score_details.get(m, [])]
-                for m in first.score_details
-            },
-            "usage": usage_of(outputs),
-            "judge_usage": _sum_usage([s.judge_usage for s in sides]),
-            "error_rate": sum(s.error_rate * len(s.example_ids) for s in sides) / max(len(ids), 1),
-        }
-    )

@@ -30,6 +30,13 @@ from evalbot.errors import InputError
 from evalbot.records import Completion, Example, MetricKind
 from evalbot.render import parse_template, render_string, resolve_value, to_text
 from evalbot.score.base import Score, Scorer, ScoreSetup, register
+from evalbot.score.builtins import (
+    CostUsd,
+    ErrorRate,
+    LatencyMs,
+    OutputTokens,
+    builtin_scorers,
+)
 
 __all__ = [
     "DETERMINISTIC_TYPES",
@@ -470,63 +477,3 @@ def _numeric_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
         tolerance=_number(options, "tolerance"),
         rel_tolerance=_number(options, "rel_tolerance"),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Built-ins: added by the pipeline to every suite, always available by name in thresholds
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LatencyMs:
-    """Latency of the call in ms, errored calls included (lower is better)."""
-
-    name: str = "latency_ms"
-    kind: MetricKind = MetricKind.HEAVY_TAILED
-    higher_is_better: bool = False
-
-    async def score(self, example: Example, output: Completion) -> Score:
-        return Score(output.latency_ms)
-
-
-@dataclass
-class OutputTokens:
-    """Output tokens of the call; None when it errored (lower is better)."""
-
-    name: str = "output_tokens"
-    kind: MetricKind = MetricKind.HEAVY_TAILED
-    higher_is_better: bool = False
-
-    async def score(self, example: Example, output: Completion) -> Score:
-        return Score(float(output.output_tokens) if output.ok else None)
-
-
-@dataclass
-class CostUsd:
-    """Cost of the call in USD; None when it errored or the model has no ``price``."""
-
-    name: str = "cost_usd"
-    kind: MetricKind = MetricKind.HEAVY_TAILED
-    higher_is_better: bool = False
-
-    async def score(self, example: Example, output: Completion) -> Score:
-        return Score(output.cost_usd if output.ok else None)
-
-
-@dataclass
-class ErrorRate:
-    """1 when the call errored (after retries), else 0 (lower is better)."""
-
-    name: str = "error"
-    kind: MetricKind = MetricKind.BINARY
-    higher_is_better: bool = False
-
-    async def score(self, example: Example, output: Completion) -> Score:
-        if output.ok:
-            return Score(0.0)
-        return Score(1.0, {"error": _short(output.error or "no output")})
-
-
-def builtin_scorers() -> list[Scorer]:
-    """The four built-ins (fresh instances), in the order they are reported."""
-    return [LatencyMs(), OutputTokens(), CostUsd(), ErrorRate()]

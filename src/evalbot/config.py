@@ -30,6 +30,7 @@ __all__ = [
     "load_model_config",
     "parse_yaml",
     "sha256_text",
+    "yaml_problem",
 ]
 
 DEFAULT_CONFIG_PATH = "evalbot.yml"
@@ -209,14 +210,19 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def yaml_problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
+    """PyYAML's error as (what is wrong, 1-based line) for a one-line message."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    return str(getattr(exc, "problem", None) or exc), line
+
+
 def parse_yaml(text: str, *, label: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{problem}", file=label, line=line, hint="fix the YAML syntax") from exc
+        problem, line = yaml_problem(exc)
+        raise ConfigError(problem, file=label, line=line, hint="fix the YAML syntax") from exc
 
 
 def _locate(text: str, loc: tuple[Any, ...]) -> int | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from evalbot.config import yaml_problem
 from evalbot.errors import InputError
 from evalbot.records import Example
 from evalbot.tree import FileTree
@@ -167,11 +168,11 @@ def _yaml_rows(text: str, label: str) -> Iterator[_Row]:
         data = yaml.safe_load(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        problem, line = yaml_problem(exc)
         raise InputError(
-            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+            f"invalid YAML: {problem}",
             file=label,
-            line=mark.line + 1 if mark is not None else None,
+            line=line,
             hint="fix the YAML syntax; a golden set is a list of mappings",
         ) from None
     if data is None:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import yaml
 
+from evalbot.config import yaml_problem
 from evalbot.errors import InputError
 from evalbot.records import Example, Message
 from evalbot.tree import FileTree
@@ -383,12 +384,9 @@ def _load_structured(text: str, label: str, *, is_json: bool) -> tuple[Any, yaml
             f"invalid JSON: {exc.msg}", file=label, line=exc.lineno, hint="fix the JSON syntax"
         ) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        problem, line = yaml_problem(exc)
         raise InputError(
-            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-            file=label,
-            line=mark.line + 1 if mark is not None else None,
-            hint="fix the YAML syntax",
+            f"invalid YAML: {problem}", file=label, line=line, hint="fix the YAML syntax"
         ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -142,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  main (base) {base_sha}")
     print(f"  pr   (head) {head_sha}  changes: {', '.join(changed)}")
     if copied:
-        print(f"  {copied} recorded response file(s) in .evalbot/cache")
+        print(
+            f"  {copied} recorded response file(s) in .evalbot/cache: DEMO DATA, sample responses"
+            " of a scripted stand-in model (demo_model.py), not of a real LLM"
+        )
     else:
         print("  recorded/ is empty: run against demo_model.py (see README.md) to record responses")
     print(f"next: cd {target} && evalbot diff --base main --head pr --offline")

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TextIO
 
 from evalbot import __version__
-from evalbot.errors import EXIT_ERROR, EvalbotError, PublishError, UserError
+from evalbot.errors import (
+    EXIT_ERROR,
+    EvalbotError,
+    PublishError,
+    UserError,
+    exit_code_for_verdict,
+)
 from evalbot.github_client import GithubFactory, GitHubPublisher, make_github
 from evalbot.github_env import EventContext, WorkflowCommands, load_event
 from evalbot.options import DiffOptions
@@ -31,7 +37,6 @@ from evalbot.publish import (
     Reporter,
     annotate_error,
     default_reporter,
-    exit_code_for_verdict,
     finish_step,
     publish_result,
     run_publish,

@@ -15,7 +15,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from evalbot import __version__
-from evalbot.errors import EXIT_ERROR, EXIT_USAGE, EvalbotError, UserError, exit_code_for
+from evalbot.errors import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    EvalbotError,
+    UserError,
+    exit_code_for,
+    exit_code_for_verdict,
+)
 from evalbot.options import DiffOptions
 
 __all__ = ["build_parser", "main"]
@@ -87,7 +94,6 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
 
 
 def _report(result, args: argparse.Namespace) -> int:
-    from evalbot.pipeline import exit_code_for_verdict
     from evalbot.report import render_terminal
 
     if args.quiet:

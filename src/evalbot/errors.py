@@ -32,6 +32,7 @@ __all__ = [
     "PublishError",
     "UserError",
     "exit_code_for",
+    "exit_code_for_verdict",
 ]
 
 EXIT_OK = 0
@@ -101,6 +102,11 @@ class GitError(EvaluationError):
 
 class PublishError(EvaluationError):
     pass
+
+
+def exit_code_for_verdict(verdict: str) -> int:
+    """The contract's exit code for a finished run: pass/neutral 0, fail 1, error 3."""
+    return {"pass": EXIT_OK, "neutral": EXIT_OK, "fail": EXIT_FAIL}.get(verdict, EXIT_ERROR)
 
 
 def exit_code_for(error: BaseException) -> int:

@@ -52,15 +52,11 @@ from evalbot.score.base import JUDGED_TYPES, JudgeRuntime, ScoreSetup, build_sco
 from evalbot.score.metrics import builtin_scorers
 from evalbot.tree import FileTree, GitTree, WorkTree
 
-__all__ = ["exit_code_for_verdict", "run_diff", "verdict_of"]
+__all__ = ["run_diff", "verdict_of"]
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def exit_code_for_verdict(verdict: str) -> int:
-    return {"pass": 0, "neutral": 0, "fail": 1}.get(verdict, 3)
 
 
 def verdict_of(suites: list[SuiteResult]) -> str:

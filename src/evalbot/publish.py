@@ -18,7 +18,14 @@ from typing import Any, Protocol, TextIO
 
 from pydantic import ValidationError
 
-from evalbot.errors import EvalbotError, InputError, PublishError, UserError, exit_code_for
+from evalbot.errors import (
+    EvalbotError,
+    InputError,
+    PublishError,
+    UserError,
+    exit_code_for,
+    exit_code_for_verdict,
+)
 from evalbot.github_client import GithubFactory, GitHubPublisher, PermissionDenied, make_github
 from evalbot.github_env import (
     PR_EVENTS,
@@ -40,7 +47,6 @@ __all__ = [
     "annotate_error",
     "annotations_for",
     "default_reporter",
-    "exit_code_for_verdict",
     "finish_step",
     "headline",
     "load_results",
@@ -104,10 +110,6 @@ class PublishReport:
     warnings: list[str] = field(default_factory=list)
     body: str | None = None
     """The comment as rendered for posting (also the ``comment`` output)."""
-
-
-def exit_code_for_verdict(verdict: str) -> int:
-    return {"pass": 0, "neutral": 0, "fail": 1}.get(verdict, 3)
 
 
 def _clip(text: str, limit: int) -> str:

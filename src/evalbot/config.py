@@ -80,6 +80,14 @@ class ModelConfig(_Strict):
             raise ValueError(f"{value!r} is not an environment variable name (A-Z, 0-9, _)")
         return value
 
+    @field_validator("base_url_env")
+    @classmethod
+    def _url_env_looks_like_url(cls, value: str) -> str:
+        # Otherwise a PR could name a secret here and have it printed as an unknown "host".
+        if not value.endswith("_URL"):
+            raise ValueError(f"{value!r} must end in _URL (e.g. OPENAI_BASE_URL)")
+        return value
+
     @field_validator("api_key_env")
     @classmethod
     def _key_env_looks_like_key(cls, value: str) -> str:

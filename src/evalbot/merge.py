@@ -12,8 +12,9 @@ from evalbot.config import GateConfig, Threshold
 from evalbot.errors import EvaluationError, UserError
 from evalbot.evaluate import usage_of
 from evalbot.options import DiffOptions
-from evalbot.pipeline import _finish, _sum_usage, _with_pairwise_diagnostics, verdict_of
+from evalbot.pipeline import _finish, verdict_of
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus
+from evalbot.suite import sum_usage, with_pairwise_diagnostics
 
 __all__ = ["merge_results"]
 
@@ -56,7 +57,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
                 update={
                     "base": base,
                     "head": head,
-                    "comparisons": _with_pairwise_diagnostics(analysis.comparisons, head),
+                    "comparisons": with_pairwise_diagnostics(analysis.comparisons, head),
                     "absolute": analysis.absolute,
                     "gate": analysis.gate,
                     "flipped": analysis.flipped,
@@ -97,7 +98,7 @@ def _concat(sides: list[SideRun]) -> SideRun:
                 for m in first.score_details
             },
             "usage": usage_of(outputs),
-            "judge_usage": _sum_usage([s.judge_usage for s in sides]),
+            "judge_usage": sum_usage([s.judge_usage for s in sides]),
             "error_rate": sum(s.error_rate * len(s.example_ids) for s in sides) / max(len(ids), 1),
         }
     )

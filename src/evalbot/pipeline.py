@@ -7,49 +7,29 @@ here from options or passed in; results are written before any error propagates.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from evalbot import __version__
-from evalbot.analyze import analyze_suite
 from evalbot.config import (
     EvalbotConfig,
-    SuiteConfig,
     load_config,
-    load_model_config,
     sha256_text,
 )
-from evalbot.detect import SuiteSelection, select_suites
+from evalbot.detect import select_suites
 from evalbot.errors import EvalbotError, UserError
-from evalbot.evaluate import (
-    generate,
-    metric_info,
-    plan_side,
-    score_pairs,
-    score_side,
-    usage_delta,
-)
 from evalbot.git import Git
-from evalbot.golden import load_golden
 from evalbot.options import DiffOptions
 from evalbot.records import (
-    Example,
     GateStatus,
-    MetricKind,
     RunResult,
-    SideRun,
     SuiteResult,
     SuiteStatus,
-    Usage,
 )
 from evalbot.report import write_outputs
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
-from evalbot.score.base import JUDGED_TYPES, JudgeRuntime, ScoreSetup, build_scorer
-from evalbot.score.metrics import builtin_scorers
+from evalbot.suite import finish_suite, generate_suite, prepare_suite, sum_usage
 from evalbot.tree import FileTree, GitTree, WorkTree
 
 __all__ = ["run_diff", "verdict_of"]
@@ -70,14 +50,6 @@ def verdict_of(suites: list[SuiteResult]) -> str:
     return "pass"
 
 
-def _in_shard(example: Example, shard: str | None) -> bool:
-    if not shard:
-        return True
-    k, n = (int(x) for x in shard.split("/"))
-    bucket = int(hashlib.sha256(example.id.encode()).hexdigest()[:8], 16) % n
-    return bucket == k - 1
-
-
 def _try_base_config(tree: FileTree, path: str, notes: list[str]) -> EvalbotConfig | None:
     if not tree.exists(path):
         notes.append(f"{path} does not exist on the base side: every suite is new.")
@@ -89,178 +61,14 @@ def _try_base_config(tree: FileTree, path: str, notes: list[str]) -> EvalbotConf
         return None
 
 
-def _judge_runtime(
-    config: EvalbotConfig, selection: SuiteSelection, tree: FileTree, runner: ModelRunner
-) -> JudgeRuntime | None:
-    judged = [m for m in selection.suite.metrics if m.type in JUDGED_TYPES]
-    if not judged:
-        return None
-    judge = config.judge_for(selection.suite)
-    # Without a suite or top-level judge, a metric's own `judge:` model config serves as default.
-    model_path = (
-        judge.model
-        if judge
-        else next(
-            (m.options["judge"] for m in judged if isinstance(m.options.get("judge"), str)), None
-        )
-    )
-    if model_path is None:
-        return None  # the scorer factory raises the one-line "needs an LLM judge" error
-    model, _ = load_model_config(tree, model_path)
-    calibration: dict[str, Any] | None = None
-    if judge and judge.calibration and tree.exists(judge.calibration):
-        try:
-            calibration = json.loads(tree.read_text(judge.calibration))
-        except json.JSONDecodeError:
-            calibration = None
-    return JudgeRuntime(runner=runner, model=model, model_path=model_path, calibration=calibration)
-
-
-async def _evaluate_suite(
-    selection: SuiteSelection,
-    *,
-    config: EvalbotConfig,
-    head_tree: FileTree,
-    base_tree: FileTree | None,
-    runner: ModelRunner,
-    options: DiffOptions,
-) -> SuiteResult:
-    suite = selection.suite
-    golden = load_golden(head_tree, suite.dataset)
-    examples = [e for e in golden.examples if _in_shard(e, options.shard)]
-    samples = options.samples or suite.samples
-    notes: list[str] = []
-    head_plan = plan_side("head", head_tree, suite, examples)
-    base_plan = None
-    if selection.base_suite is not None and base_tree is not None:
-        try:
-            base_plan = plan_side("base", base_tree, selection.base_suite, examples)
-        except UserError as exc:
-            notes.append(f"Base side could not be prepared ({exc}); head evaluated alone.")
-    if base_plan is None:
-        notes.append("No base side: absolute thresholds only.")
-
-    judge = _judge_runtime(config, selection, head_tree, runner)
-    setup = ScoreSetup(tree=head_tree, judge=judge, cache_dir=options.cache_dir)
-    where = head_tree.label(options.config_path)
-    built = [(build_scorer(m, setup, where=where), m.type) for m in suite.metrics]
-    built += [(s, "built-in") for s in builtin_scorers()]
-    scorers = [s for s, _ in built if not hasattr(s, "compare")]
-    pair_scorers = [s for s, _ in built if hasattr(s, "compare")]
-    infos = [metric_info(s, t) for s, t in built]
-    for scorer, _ in built:
-        check = getattr(scorer, "check", None)
-        if check is not None:
-            for example in examples:
-                check(example)  # metric values render now, before anything is spent
-
-    plans = [head_plan] + ([base_plan] if base_plan else [])
-    outputs = await asyncio.gather(
-        *(generate(p, examples, samples=samples, runner=runner) for p in plans)
-    )
-    head = await score_side(head_plan, examples, outputs[0], scorers=scorers, runner=runner)
-    base: SideRun | None = None
-    if base_plan is not None:
-        base = await score_side(base_plan, examples, outputs[1], scorers=scorers, runner=runner)
-    if base is not None and pair_scorers:
-        judge_before = runner.usage("judge")
-        pair_values, pair_details = await score_pairs(
-            pair_scorers, examples, outputs[1], outputs[0]
-        )
-        pair_usage = usage_delta(judge_before, runner.usage("judge"))
-        head = head.model_copy(
-            update={
-                "scores": {**head.scores, **pair_values},
-                "score_details": {**head.score_details, **pair_details},
-                "judge_usage": _sum_usage([head.judge_usage, pair_usage]),
-            }
-        )
-    if base is None:
-        infos = [i for i in infos if i.kind != MetricKind.PAIRWISE]
-    if judge is not None:
-        note = _calibration_note(judge, [s for s, _ in built])
-        if note:
-            notes.append(note)
-
-    analysis = analyze_suite(
-        base=base,
-        head=head,
-        metrics=infos,
-        thresholds=suite.thresholds,
-        gate=config.gate,
-        seed=options.seed,
-    )
-    comparisons = _with_pairwise_diagnostics(analysis.comparisons, head)
-    by_id = {e.id: e for e in examples}
-    return SuiteResult(
-        name=suite.name,
-        status=SuiteStatus.EVALUATED if base is not None else SuiteStatus.NEW,
-        triggers=selection.reasons,
-        samples=samples,
-        base=base,
-        head=head,
-        comparisons=comparisons,
-        absolute=analysis.absolute,
-        gate=analysis.gate,
-        notes=notes,
-        flipped=analysis.flipped,
-        flipped_inputs={
-            i: {**by_id[i].vars, "expected": by_id[i].expected} for i in analysis.flipped
-        },
-        metrics=infos,
-        thresholds={k: v.model_dump(exclude_none=True) for k, v in suite.thresholds.items()},
-        files=_head_file_hashes(suite, head_tree, golden.sha256),
-    )
-
-
-def _head_file_hashes(suite: SuiteConfig, tree: FileTree, golden_sha: str) -> dict[str, str]:
-    """Provenance: sha256 of every head-side input of the suite (prompt, model, golden set,
-    rubrics, schemas); the base side's prompt and model hashes are in its SideRun."""
-    hashes = {suite.dataset: golden_sha}
-    for path in suite.files():
-        if path not in hashes and tree.exists(path):
-            hashes[path] = sha256_text(tree.read_text(path))
-    return hashes
-
-
-def _calibration_note(judge: JudgeRuntime, scorers: list) -> str | None:
-    from evalbot.calibrate import calibration_note
-
-    rubric_shas = {s.name: s.rubric_sha256 for s in scorers if hasattr(s, "rubric_sha256")}
-    metric = (judge.calibration or {}).get("metric")
-    rubric_sha = rubric_shas.get(metric) or next(iter(rubric_shas.values()), None)
-    return calibration_note(
-        judge.calibration, judge_model=judge.model.model, rubric_sha256=rubric_sha
-    )
-
-
-def _with_pairwise_diagnostics(comparisons: list, head: SideRun) -> list:
-    from evalbot.score.pairwise import pairwise_diagnostics
-
-    out = []
-    for comparison in comparisons:
-        if comparison.kind == MetricKind.PAIRWISE and comparison.metric in head.score_details:
-            flat = [d for row in head.score_details[comparison.metric] for d in row if d]
-            extra = {**comparison.extra, "diagnostics": pairwise_diagnostics(flat)}
-            comparison = comparison.model_copy(update={"extra": extra})
-        out.append(comparison)
-    return out
-
-
-def _sum_usage(usages: list[Usage]) -> Usage:
-    fields = ("requests", "sent", "cache_hits", "errors", "input_tokens", "output_tokens")
-    total = {f: sum(getattr(u, f) for u in usages) for f in fields}
-    return Usage(**total, cost_usd=sum(u.cost_usd for u in usages))
-
-
 def _finish(result: RunResult, options: DiffOptions) -> RunResult:
     evaluated = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
     sides = [side for s in evaluated for side in (s.base, s.head) if side is not None]
     result = result.model_copy(
         update={
             "finished_at": _now(),
-            "usage": _sum_usage([s.usage for s in sides]),
-            "judge_usage": _sum_usage([s.judge_usage for s in sides]),
+            "usage": sum_usage([s.usage for s in sides]),
+            "judge_usage": sum_usage([s.judge_usage for s in sides]),
         }
     )
     write_outputs(result, options.out_dir, check_name=options.check_name)
@@ -345,17 +153,13 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             max_cost_usd=options.max_cost_usd,
         )
         try:
-            for selection in chosen:
-                done.append(
-                    await _evaluate_suite(
-                        selection,
-                        config=config,
-                        head_tree=head_tree,
-                        base_tree=base_tree,
-                        runner=runner,
-                        options=options,
-                    )
-                )
+            shared = {"config": config, "head_tree": head_tree, "runner": runner}
+            prepared = [
+                prepare_suite(s, base_tree=base_tree, options=options, **shared) for s in chosen
+            ]
+            outputs = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
+            for suite, suite_outputs in zip(prepared, outputs, strict=True):
+                done.append(await finish_suite(suite, suite_outputs, options=options, **shared))
         finally:
             await runner.aclose()
 

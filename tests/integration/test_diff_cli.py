@@ -289,3 +289,38 @@ def test_samples_override_and_cost_cap(repo, fake, tmp_path, capsys):
     )
     assert code == 3
     assert "cost cap" in capsys.readouterr().err
+
+
+def test_a_template_error_in_any_suite_stops_the_run_before_any_spend(repo, fake, tmp_path):
+    bad = yaml.safe_dump({"messages": [{"role": "user", "content": "{{missing}}"}]})
+    repo.commit({"models/m.yaml": "provider: openai\nmodel: fake-2\n", "prompts/gamma.yaml": bad})
+    assert _diff(repo, tmp_path) == 2
+    assert fake.requests == []  # alpha and beta were ready, but nothing is sent
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert result["verdict"] == "error"
+
+
+def test_suites_sharing_a_changed_model_generate_together(repo, fake, tmp_path):
+    """The last alpha calls wait (in the fake) until a beta call arrives: that only happens in
+    time if suites generate concurrently; run one after the other, they would time out."""
+    import threading
+
+    beta_arrived = threading.Event()
+    alpha_seen: list[int] = []
+    timed_out: list[bool] = []
+
+    def responder(body: dict) -> str:
+        suite = body["messages"][0]["content"].split()[-1].rstrip(".")
+        if suite == "beta":
+            beta_arrived.set()
+        elif suite == "alpha":
+            alpha_seen.append(1)
+            if len(alpha_seen) > 60:
+                timed_out.append(not beta_arrived.wait(timeout=10))
+        return _responder(body)
+
+    fake.responder = responder
+    repo.commit({"models/m.yaml": "provider: openai\nmodel: fake-2\nparams: {seed: 3}\n"})
+    assert _diff(repo, tmp_path, "--concurrency", "24") == 0
+    assert len(fake.requests) == 3 * 2 * N  # three suites, base (fake-1) and head (fake-2)
+    assert timed_out and not any(timed_out)

@@ -1,0 +1,277 @@
+"""One suite's evaluation in three steps: prepare (render and check everything, no spend),
+generate (both sides; suites generate concurrently), finish (score, compare, gate)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalbot.analyze import analyze_suite
+from evalbot.config import EvalbotConfig, SuiteConfig, load_model_config, sha256_text
+from evalbot.detect import SuiteSelection
+from evalbot.errors import UserError
+from evalbot.evaluate import (
+    SidePlan,
+    generate,
+    metric_info,
+    plan_side,
+    score_pairs,
+    score_side,
+    usage_delta,
+)
+from evalbot.golden import load_golden
+from evalbot.options import DiffOptions
+from evalbot.records import Example, MetricKind, SideRun, SuiteResult, SuiteStatus, Usage
+from evalbot.run.runner import ModelRunner
+from evalbot.score.base import (
+    JUDGED_TYPES,
+    JudgeRuntime,
+    PairScorer,
+    Scorer,
+    ScoreSetup,
+    build_scorer,
+)
+from evalbot.score.builtins import builtin_scorers
+from evalbot.tree import FileTree
+
+__all__ = [
+    "PreparedSuite",
+    "finish_suite",
+    "generate_suite",
+    "in_shard",
+    "prepare_suite",
+    "sum_usage",
+    "with_pairwise_diagnostics",
+]
+
+
+def in_shard(example: Example, shard: str | None) -> bool:
+    """Shard K/N holds the examples whose id hashes to bucket K-1 (stable across machines)."""
+    if not shard:
+        return True
+    k, n = (int(x) for x in shard.split("/"))
+    bucket = int(hashlib.sha256(example.id.encode()).hexdigest()[:8], 16) % n
+    return bucket == k - 1
+
+
+def sum_usage(usages: list[Usage]) -> Usage:
+    fields = ("requests", "sent", "cache_hits", "errors", "input_tokens", "output_tokens")
+    total = {f: sum(getattr(u, f) for u in usages) for f in fields}
+    return Usage(**total, cost_usd=sum(u.cost_usd for u in usages))
+
+
+def _judge_runtime(
+    config: EvalbotConfig, selection: SuiteSelection, tree: FileTree, runner: ModelRunner
+) -> JudgeRuntime | None:
+    judged = [m for m in selection.suite.metrics if m.type in JUDGED_TYPES]
+    if not judged:
+        return None
+    judge = config.judge_for(selection.suite)
+    # Without a suite or top-level judge, a metric's own `judge:` model config serves as default.
+    model_path = (
+        judge.model
+        if judge
+        else next(
+            (m.options["judge"] for m in judged if isinstance(m.options.get("judge"), str)), None
+        )
+    )
+    if model_path is None:
+        return None  # the scorer factory raises the one-line "needs an LLM judge" error
+    model, _ = load_model_config(tree, model_path)
+    calibration: dict[str, Any] | None = None
+    if judge and judge.calibration and tree.exists(judge.calibration):
+        try:
+            calibration = json.loads(tree.read_text(judge.calibration))
+        except json.JSONDecodeError:
+            calibration = None
+    return JudgeRuntime(runner=runner, model=model, model_path=model_path, calibration=calibration)
+
+
+@dataclass
+class PreparedSuite:
+    """Everything a suite needs before its first model call: rendered, validated, scorers built."""
+
+    selection: SuiteSelection
+    examples: list[Example]
+    samples: int
+    golden_sha256: str
+    head_plan: SidePlan
+    base_plan: SidePlan | None
+    judge: JudgeRuntime | None
+    built: list[tuple[Scorer | PairScorer, str]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def plans(self) -> list[SidePlan]:
+        return [self.head_plan] + ([self.base_plan] if self.base_plan else [])
+
+
+def prepare_suite(
+    selection: SuiteSelection,
+    *,
+    config: EvalbotConfig,
+    head_tree: FileTree,
+    base_tree: FileTree | None,
+    runner: ModelRunner,
+    options: DiffOptions,
+) -> PreparedSuite:
+    """Load, render and check everything of one suite; raises UserError before any spend."""
+    suite = selection.suite
+    golden = load_golden(head_tree, suite.dataset)
+    examples = [e for e in golden.examples if in_shard(e, options.shard)]
+    notes: list[str] = []
+    head_plan = plan_side("head", head_tree, suite, examples)
+    base_plan = None
+    if selection.base_suite is not None and base_tree is not None:
+        try:
+            base_plan = plan_side("base", base_tree, selection.base_suite, examples)
+        except UserError as exc:
+            notes.append(f"Base side could not be prepared ({exc}); head evaluated alone.")
+    if base_plan is None:
+        notes.append("No base side: absolute thresholds only.")
+
+    judge = _judge_runtime(config, selection, head_tree, runner)
+    setup = ScoreSetup(tree=head_tree, judge=judge, cache_dir=options.cache_dir)
+    where = head_tree.label(options.config_path)
+    built: list[tuple[Scorer | PairScorer, str]] = [
+        (build_scorer(m, setup, where=where), m.type) for m in suite.metrics
+    ]
+    built += [(s, "built-in") for s in builtin_scorers()]
+    for scorer, _ in built:
+        check = getattr(scorer, "check", None)
+        if check is not None:
+            for example in examples:
+                check(example)  # metric values render now, before anything is spent
+    return PreparedSuite(
+        selection=selection,
+        examples=examples,
+        samples=options.samples or suite.samples,
+        golden_sha256=golden.sha256,
+        head_plan=head_plan,
+        base_plan=base_plan,
+        judge=judge,
+        built=built,
+        notes=notes,
+    )
+
+
+async def generate_suite(prepared: PreparedSuite, runner: ModelRunner) -> list:
+    """Both sides' generations; suites may generate concurrently (one shared semaphore)."""
+    return list(
+        await asyncio.gather(
+            *(
+                generate(p, prepared.examples, samples=prepared.samples, runner=runner)
+                for p in prepared.plans
+            )
+        )
+    )
+
+
+async def finish_suite(
+    prepared: PreparedSuite,
+    outputs: list,
+    *,
+    config: EvalbotConfig,
+    head_tree: FileTree,
+    runner: ModelRunner,
+    options: DiffOptions,
+) -> SuiteResult:
+    """Score (one side at a time, so judge usage is attributed), compare, gate."""
+    suite, examples, built = prepared.selection.suite, prepared.examples, prepared.built
+    scorers = [s for s, _ in built if not hasattr(s, "compare")]
+    pair_scorers = [s for s, _ in built if hasattr(s, "compare")]
+    infos = [metric_info(s, t) for s, t in built]
+    notes = list(prepared.notes)
+    head = await score_side(
+        prepared.head_plan, examples, outputs[0], scorers=scorers, runner=runner
+    )
+    base: SideRun | None = None
+    if prepared.base_plan is not None:
+        base = await score_side(
+            prepared.base_plan, examples, outputs[1], scorers=scorers, runner=runner
+        )
+    if base is not None and pair_scorers:
+        judge_before = runner.usage("judge")
+        pair_values, pair_details = await score_pairs(
+            pair_scorers, examples, outputs[1], outputs[0]
+        )
+        pair_usage = usage_delta(judge_before, runner.usage("judge"))
+        head = head.model_copy(
+            update={
+                "scores": {**head.scores, **pair_values},
+                "score_details": {**head.score_details, **pair_details},
+                "judge_usage": sum_usage([head.judge_usage, pair_usage]),
+            }
+        )
+    if base is None:
+        infos = [i for i in infos if i.kind != MetricKind.PAIRWISE]
+    if prepared.judge is not None:
+        note = _calibration_note(prepared.judge, [s for s, _ in built])
+        if note:
+            notes.append(note)
+
+    analysis = analyze_suite(
+        base=base,
+        head=head,
+        metrics=infos,
+        thresholds=suite.thresholds,
+        gate=config.gate,
+        seed=options.seed,
+    )
+    by_id = {e.id: e for e in examples}
+    return SuiteResult(
+        name=suite.name,
+        status=SuiteStatus.EVALUATED if base is not None else SuiteStatus.NEW,
+        triggers=prepared.selection.reasons,
+        samples=prepared.samples,
+        base=base,
+        head=head,
+        comparisons=with_pairwise_diagnostics(analysis.comparisons, head),
+        absolute=analysis.absolute,
+        gate=analysis.gate,
+        notes=notes,
+        flipped=analysis.flipped,
+        flipped_inputs={
+            i: {**by_id[i].vars, "expected": by_id[i].expected} for i in analysis.flipped
+        },
+        metrics=infos,
+        thresholds={k: v.model_dump(exclude_none=True) for k, v in suite.thresholds.items()},
+        files=_head_file_hashes(suite, head_tree, prepared.golden_sha256),
+    )
+
+
+def _head_file_hashes(suite: SuiteConfig, tree: FileTree, golden_sha: str) -> dict[str, str]:
+    """Provenance: sha256 of every head-side input of the suite (prompt, model, golden set,
+    rubrics, schemas); the base side's prompt and model hashes are in its SideRun."""
+    hashes = {suite.dataset: golden_sha}
+    for path in suite.files():
+        if path not in hashes and tree.exists(path):
+            hashes[path] = sha256_text(tree.read_text(path))
+    return hashes
+
+
+def _calibration_note(judge: JudgeRuntime, scorers: list) -> str | None:
+    from evalbot.calibrate import calibration_note
+
+    rubric_shas = {s.name: s.rubric_sha256 for s in scorers if hasattr(s, "rubric_sha256")}
+    metric = (judge.calibration or {}).get("metric")
+    rubric_sha = rubric_shas.get(metric) or next(iter(rubric_shas.values()), None)
+    return calibration_note(
+        judge.calibration, judge_model=judge.model.model, rubric_sha256=rubric_sha
+    )
+
+
+def with_pairwise_diagnostics(comparisons: list, head: SideRun) -> list:
+    from evalbot.score.pairwise import pairwise_diagnostics
+
+    out = []
+    for comparison in comparisons:
+        if comparison.kind == MetricKind.PAIRWISE and comparison.metric in head.score_details:
+            flat = [d for row in head.score_details[comparison.metric] for d in row if d]
+            extra = {**comparison.extra, "diagnostics": pairwise_diagnostics(flat)}
+            comparison = comparison.model_copy(update={"extra": extra})
+        out.append(comparison)
+    return out

@@ -39,7 +39,9 @@ def _analyse(
     if p.clusters is not None:
         outcome = analyses.clustered(p, margin, alpha, rng)
         if kind == MetricKind.HEAVY_TAILED:
-            outcome.notes.append("Δ is the mean difference (Wilcoxon needs independent examples)")
+            outcome.notes.append(
+                "Δ is the mean difference: with clusters the signed-rank test does not apply"
+            )
         return outcome
     if kind == MetricKind.PAIRWISE:
         return analyses.pairwise(p, margin, alpha)

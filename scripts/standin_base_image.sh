@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build a stand-in for the Dockerfile's base image from Debian packages, for machines that can
+# reach Debian's archive but not a container registry. It is tagged with the base image's name,
+# so `docker build` of the real Dockerfile uses it instead of pulling.
+#
+#   sudo scripts/standin_base_image.sh                 # tag taken from the Dockerfile's FROM
+#   sudo scripts/standin_base_image.sh python:3.11-slim-bookworm
+#
+# Needs: debootstrap, a running Docker engine. The stand-in has what the official slim image
+# offers the Dockerfile: python3.11 with pip on PATH as python/pip, and apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tag=${1:-$(awk 'toupper($1)=="FROM"{print $2; exit}' Dockerfile)}
+case "$tag" in *'$'*) tag=$(awk -F= '/^ARG BASE_IMAGE=/{print $2; exit}' Dockerfile) ;; esac
+[ -n "$tag" ] || { echo "cannot tell the base image's name from the Dockerfile" >&2; exit 2; }
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates bookworm "$root" "$mirror"
+# The official image's pip installs into the system interpreter; Debian marks it externally managed.
+rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+ln -sf /usr/bin/python3 "$root/usr/local/bin/python"
+ln -sf /usr/bin/pip3 "$root/usr/local/bin/pip"
+# Where this machine reaches the registries through a TLS-inspecting proxy, the host trusts extra
+# CAs; the stand-in trusts the same ones, or pip and apt inside the build cannot connect.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+fi
+chroot "$root" apt-get clean
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+tar -C "$root" -c . | docker import \
+  --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV LANG=C.UTF-8' \
+  --change 'CMD ["python3"]' \
+  - "$tag"
+echo "stand-in base image: $tag"

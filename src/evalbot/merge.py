@@ -100,5 +100,6 @@ def _concat(sides: list[SideRun]) -> SideRun:
             "usage": usage_of(outputs),
             "judge_usage": sum_usage([s.judge_usage for s in sides]),
             "error_rate": sum(s.error_rate * len(s.example_ids) for s in sides) / max(len(ids), 1),
+            "judge_errors": sum(s.judge_errors for s in sides),
         }
     )

@@ -277,6 +277,10 @@ class SideRun(Record):
     usage: Usage = Field(default_factory=Usage)
     judge_usage: Usage = Field(default_factory=Usage)
     error_rate: float = 0.0
+    """Share of examples with a failed output or a failed judge call (the error budget's rate)."""
+    judge_errors: int = 0
+    """Examples whose outputs were fine but a judge call on them failed (counted in
+    ``error_rate``)."""
 
 
 class SuiteStatus(StrEnum):

@@ -204,6 +204,7 @@ def _options(settings: ActionSettings, base: str, head: str) -> DiffOptions:
         shard=settings.shard,
         samples=settings.samples,
         concurrency=settings.concurrency or 8,
+        max_retries=settings.max_retries,
         cache_dir=settings.cache_dir,
         max_cost_usd=settings.max_cost_usd,
         allowed_hosts=settings.allowed_hosts,

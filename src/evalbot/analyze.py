@@ -99,7 +99,10 @@ def _flipped(base: SideRun, head: SideRun, comparisons: list[MetricComparison]) 
 
 
 def errored_out(
-    base: SideRun | None, head: SideRun, metrics: list[MetricInfo], thresholds: Mapping[str, Threshold]
+    base: SideRun | None,
+    head: SideRun,
+    metrics: list[MetricInfo],
+    thresholds: Mapping[str, Threshold],
 ) -> list[tuple[str, str]]:
     """(metric, side) for each blocking metric left with no score at all on a side because its
     scoring errored (a judge that failed every call): such a suite cannot be gated, whatever

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "plan_side",
     "score_pairs",
     "score_side",
+    "served_by",
     "usage_delta",
     "usage_of",
     "with_error_rate",
@@ -171,6 +173,7 @@ async def score_side(
         model_sha256=plan.model_sha256,
         model=plan.model.model or (plan.model.target or " ".join(plan.model.command or [])),
         provider=plan.model.provider,
+        served_by=served_by(outputs),
         example_ids=[e.id for e in examples],
         groups=[e.group for e in examples],
         outputs=outputs,
@@ -180,6 +183,12 @@ async def score_side(
         judge_usage=usage_delta(judge_before, judge_after),
         error_rate=_share([any(not c.ok for c in row) for row in outputs]),
     )
+
+
+def served_by(outputs: list[list[Completion]]) -> list[str]:
+    """Distinct models that answered, most frequent first (ties by name)."""
+    counts = Counter(c.response_model for row in outputs for c in row if c.ok and c.response_model)
+    return sorted(counts, key=lambda name: (-counts[name], name))
 
 
 def _share(flags: list[bool]) -> float:

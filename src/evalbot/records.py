@@ -264,6 +264,9 @@ class SideRun(Record):
     model_sha256: str
     model: str
     provider: str
+    served_by: list[str] = Field(default_factory=list)
+    """Models that actually answered, most frequent first: a gateway's
+    ``x-litellm-model-name`` header where present, else the response's ``model``."""
     example_ids: list[str]
     groups: list[str | None] = Field(default_factory=list)
     """Cluster (``group``) of each example, aligned with example_ids; kept so ``merge`` can

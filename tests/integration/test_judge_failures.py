@@ -47,7 +47,7 @@ def _repo(tmp_path, config: str) -> Repo:
             "evalbot.yml": config,
             "prompts/support.md": "Answer: {{question}}\n",
             "models/m.yaml": "provider: openai\nmodel: fake-model\n",
-            "models/judge.yaml": "provider: openai\nmodel: judge-model\nparams: {logprobs: false}\n",
+            "models/judge.yaml": "provider: openai\nmodel: judge-model\n",
             "rubrics/helpful.md": RUBRIC,
             "evals/support.jsonl": "\n".join(rows) + "\n",
         },

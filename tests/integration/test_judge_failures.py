@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from evalbot.cli import main
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import FakeOpenAI, judge_down
 from tests.gitrepo import Repo
 
 N = 12
@@ -58,16 +58,10 @@ def _repo(tmp_path, config: str) -> Repo:
     return repo
 
 
-def _judge_down(body: dict) -> Reply | str:
-    """Generations succeed; every judge call gets a 500 (a short Retry-After keeps it fast)."""
-    if body["messages"][0]["content"].startswith("evalbot judge prompt"):
-        return Reply(status=500, content="upstream judge exploded", headers={"Retry-After": "0.01"})
-    return "An answer."
-
-
 @pytest.fixture
-def judge_down(monkeypatch):
-    with FakeOpenAI(_judge_down) as fake:
+def judge_is_down(monkeypatch):
+    """Generations succeed; every judge call gets a 500."""
+    with FakeOpenAI(judge_down(lambda body: "An answer.")) as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         yield fake
@@ -83,7 +77,7 @@ def _result(tmp_path) -> dict:
     return json.loads((tmp_path / "out" / "results.json").read_text())
 
 
-def test_a_judge_failing_every_call_errors_the_suite(judge_down, tmp_path, capsys):
+def test_a_judge_failing_every_call_errors_the_suite(judge_is_down, tmp_path, capsys):
     repo = _repo(tmp_path, _config())
     assert _diff(repo, tmp_path) == 3
     result = _result(tmp_path)
@@ -92,13 +86,13 @@ def test_a_judge_failing_every_call_errors_the_suite(judge_down, tmp_path, capsy
     assert suite["gate"] == "error"
     assert suite["head"]["judge_errors"] == N and suite["head"]["error_rate"] == 1.0
     reason = " ".join(suite["notes"])
-    assert "judge" in reason and "upstream judge exploded" in reason
+    assert "judge" in reason and "judge upstream unavailable" in reason
     comment = (tmp_path / "out" / "comment.md").read_text()
-    assert "upstream judge exploded" in comment
+    assert "judge upstream unavailable" in comment
 
 
 def test_a_blocking_metric_without_scores_errors_even_with_an_unlimited_budget(
-    judge_down, tmp_path
+    judge_is_down, tmp_path
 ):
     repo = _repo(tmp_path, _config(max_error_rate=1.0))
     assert _diff(repo, tmp_path) == 3
@@ -107,7 +101,7 @@ def test_a_blocking_metric_without_scores_errors_even_with_an_unlimited_budget(
     assert any("helpful" in n and "no score" in n for n in suite["notes"])
 
 
-def test_an_informational_judge_metric_may_fail_within_an_unlimited_budget(judge_down, tmp_path):
+def test_an_informational_judge_metric_may_fail_within_an_unlimited_budget(judge_is_down, tmp_path):
     repo = _repo(tmp_path, _config(max_error_rate=1.0, blocking=False))
     assert _diff(repo, tmp_path) == 0
     assert _result(tmp_path)["suites"][0]["gate"] in ("pass", "warn")

@@ -11,6 +11,7 @@ with the list of suites that would have run; when nothing would have run, it is 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -75,6 +76,9 @@ def plan_revisions(settings: ActionSettings, event: EventContext) -> tuple[str |
     return base, head
 
 
+_URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
+
+
 def _ensure_commits(
     root: Path, revisions: list[str], commands: WorkflowCommands, *, event: str
 ) -> None:
@@ -93,11 +97,14 @@ def _ensure_commits(
         fetch = ["git", "-C", str(root), "fetch", "--no-tags", "--quiet", "origin", rev]
         try:
             done = subprocess.run(fetch, capture_output=True, check=False, timeout=300, text=True)
-            said = done.stderr.strip().splitlines()[-1:] if done.returncode else []
+            lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+            fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            said = (fatal or lines)[:1] if done.returncode else []
         except (OSError, subprocess.TimeoutExpired) as exc:
             said = [str(exc)]
         if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
-            reason = f": {said[0][:200]}" if said else ""
+            # git may echo the remote URL, credentials included: never pass those on.
+            reason = f": {_URL_CREDENTIALS.sub('://***@', said[0])[:200]}" if said else ""
             raise GitError(
                 f"commit {rev[:12]} named by the {event} event is not in the checkout, and "
                 f"fetching it from origin failed{reason}",

@@ -240,7 +240,8 @@ def test_a_commit_the_fetch_cannot_bring_is_a_fetch_error_not_nothing_to_evaluat
     payload = pr_payload(workspace)
     gone = "e" * 40  # e.g. force-pushed away: not in the clone, and origin has no such commit
     payload["pull_request"]["head"]["sha"] = gone
-    workspace.repo.git("remote", "add", "origin", str(tmp_path / "no-such-remote"))
+    # A remote on a closed loopback port, with credentials in its URL as some setups have.
+    workspace.repo.git("remote", "add", "origin", "http://user:s3cret-pass@127.0.0.1:9/app.git")
     diff = StandInDiff(lambda o: passing_result(workspace))
     run = run_action(actions_env(tmp_path, workspace, github, payload=payload), diff)
     assert run.code == 3 and not diff.calls
@@ -252,6 +253,7 @@ def test_a_commit_the_fetch_cannot_bring_is_a_fetch_error_not_nothing_to_evaluat
     [comment] = github.comments_on(REPO, 7)
     headline = comment["body"].split("\n")[1]
     assert "nothing to evaluate" not in headline and "could not complete" in headline
+    assert "s3cret-pass" not in run.log + comment["body"] + json.dumps(check["output"])
 
 
 def test_the_expected_403_on_get_user_stays_out_of_the_log(github: FakeGitHub, caplog):

@@ -11,6 +11,7 @@ with the list of suites that would have run; when nothing would have run, it is 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -24,13 +25,15 @@ from typing import TextIO
 from evalbot import __version__
 from evalbot.errors import (
     EXIT_ERROR,
+    EXIT_OK,
     EvalbotError,
+    GitError,
     PublishError,
     UserError,
     exit_code_for_verdict,
 )
 from evalbot.github_client import GithubFactory, GitHubPublisher, make_github
-from evalbot.github_env import EventContext, WorkflowCommands, load_event
+from evalbot.github_env import EventContext, WorkflowCommands, idle_reason, load_event
 from evalbot.options import DiffOptions
 from evalbot.publish import (
     PublishTarget,
@@ -73,8 +76,17 @@ def plan_revisions(settings: ActionSettings, event: EventContext) -> tuple[str |
     return base, head
 
 
-def _ensure_commits(root: Path, revisions: list[str], commands: WorkflowCommands) -> None:
-    """Fetch a commit the checkout lacks (shallow clones): one ``git fetch origin SHA`` each."""
+_URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
+
+
+def _ensure_commits(
+    root: Path, revisions: list[str], commands: WorkflowCommands, *, event: str
+) -> None:
+    """Fetch a commit the checkout lacks (shallow clones): one ``git fetch origin SHA`` each.
+
+    Raises ``GitError`` when the commit is still missing: the event names it, so a later
+    "unknown revision" would blame the user's branch names for a checkout or fetch problem.
+    """
     for rev in revisions:
         if len(rev) != 40 or not all(c in "0123456789abcdef" for c in rev):
             continue
@@ -83,7 +95,23 @@ def _ensure_commits(root: Path, revisions: list[str], commands: WorkflowCommands
             continue
         commands.log(f"fetching {rev[:12]} (not in the checkout; use fetch-depth: 0)")
         fetch = ["git", "-C", str(root), "fetch", "--no-tags", "--quiet", "origin", rev]
-        subprocess.run(fetch, capture_output=True, check=False, timeout=300)
+        try:
+            done = subprocess.run(fetch, capture_output=True, check=False, timeout=300, text=True)
+            lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+            fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            said = (fatal or lines)[:1] if done.returncode else []
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            said = [str(exc)]
+        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+            # git may echo the remote URL, credentials included: never pass those on.
+            reason = f": {_URL_CREDENTIALS.sub('://***@', said[0])[:200]}" if said else ""
+            raise GitError(
+                f"commit {rev[:12]} named by the {event} event is not in the checkout, and "
+                f"fetching it from origin failed{reason}",
+                hint="check out with actions/checkout and fetch-depth: 0 (the token needs "
+                "contents: read); if the branch was force-pushed or deleted since, re-run on "
+                "its new head",
+            )
 
 
 def _missing_keys(options: DiffOptions, env: Mapping[str, str]) -> dict[str, set[str]]:
@@ -110,6 +138,32 @@ def _missing_keys(options: DiffOptions, env: Mapping[str, str]) -> dict[str, set
         return missing
     except EvalbotError:
         return {}
+
+
+def _already_answered(
+    event: EventContext,
+    settings: ActionSettings,
+    publisher: GitHubPublisher | None,
+    commands: WorkflowCommands,
+) -> str | None:
+    """Why a pull-request action that changes no code (``labeled``, ``assigned``…) needs no new
+    run, or None to run. It needs none when its head commit already carries our completed check
+    run (or, with ``check: status``, our commit status): that commit was evaluated, and a new
+    run would only repeat it. Without a way to look (no token, ``check: none``, a token that may
+    not read checks) it runs; the response cache makes the repeat cheap."""
+    if event.changes_code or publisher is None or event.head_sha is None:
+        return None
+    try:
+        found = publisher.has_result(event.head_sha, name=settings.check_name, mode=settings.check)
+    except PublishError as exc:
+        commands.log(f"could not look for an earlier result ({exc}); evaluating")
+        return None
+    if not found:
+        return None
+    return (
+        f"pull request #{event.pr_number} {event.action}: no code changed and head "
+        f"{event.head_sha[:12]} already has a '{settings.check_name}' result: nothing to do"
+    )
 
 
 def _would_run(result: RunResult) -> list[SuiteResult]:
@@ -204,6 +258,7 @@ def _options(settings: ActionSettings, base: str, head: str) -> DiffOptions:
         shard=settings.shard,
         samples=settings.samples,
         concurrency=settings.concurrency or 8,
+        max_retries=settings.max_retries,
         cache_dir=settings.cache_dir,
         max_cost_usd=settings.max_cost_usd,
         allowed_hosts=settings.allowed_hosts,
@@ -229,7 +284,7 @@ def _outcome(
             commands.log(f"event {event.event_name}; base {base}; head {head}")
             if event.pr_number is not None:
                 commands.log(f"pull request #{event.pr_number} (fork: {event.is_fork})")
-            _ensure_commits(settings.workspace, [base, head], commands)
+            _ensure_commits(settings.workspace, [base, head], commands, event=event.event_name)
         with commands.group("evalbot: evaluate"):
             result, rewritten = _evaluate(
                 _options(settings, base, head), event=event, env=env, diff=diff, commands=commands
@@ -325,6 +380,10 @@ def main(
     except EvalbotError as exc:
         annotate_error(commands, exc, title="evalbot")
         return exc.exit_code
+    idle = idle_reason(event)
+    if idle is not None:
+        commands.notice(idle, title=settings.check_name)
+        return EXIT_OK
     if event.event_name == "workflow_run":
         return run_publish(
             settings.out_dir,
@@ -341,6 +400,10 @@ def main(
     if settings.token:
         gh = github_factory(settings.token, settings.api_url)
         publisher = GitHubPublisher(gh, event.repository, bot_login=settings.bot_login)
+    already = _already_answered(event, settings, publisher, commands)
+    if already is not None:
+        commands.notice(already, title=settings.check_name)
+        return EXIT_OK
     return run(
         settings,
         event=event,

@@ -21,7 +21,7 @@ from evalbot.records import (
 )
 from evalbot.stats import absolute_checks, apply_gate, compare_metric, suite_gate
 
-__all__ = ["Analysis", "analyze_suite", "head_values"]
+__all__ = ["Analysis", "analyze_suite", "errored_out", "head_values"]
 
 MAX_FLIPPED = 200
 
@@ -98,6 +98,31 @@ def _flipped(base: SideRun, head: SideRun, comparisons: list[MetricComparison]) 
     return [head.example_ids[i] for i in order[:MAX_FLIPPED]]
 
 
+def errored_out(
+    base: SideRun | None,
+    head: SideRun,
+    metrics: list[MetricInfo],
+    thresholds: Mapping[str, Threshold],
+) -> list[tuple[str, str]]:
+    """(metric, side) for each blocking metric left with no score at all on a side because its
+    scoring errored (a judge that failed every call): such a suite cannot be gated, whatever
+    the error budget allows. Metrics undefined everywhere (no ``error`` detail) are not here."""
+    out = []
+    for info in metrics:
+        threshold = thresholds.get(info.name)
+        if threshold is None or not threshold.blocking:
+            continue
+        sides = [head] if base is None or info.kind == MetricKind.PAIRWISE else [base, head]
+        for side in sides:
+            rows = side.scores.get(info.name)
+            details = side.score_details.get(info.name) or []
+            if rows is None or any(v is not None for row in rows for v in row):
+                continue
+            if any(d and "error" in d for row in details for d in row):
+                out.append((info.name, side.side))
+    return out
+
+
 def analyze_suite(
     *,
     base: SideRun | None,
@@ -143,5 +168,7 @@ def analyze_suite(
     status = suite_gate(
         comparisons, absolute, error_rates=error_rates, max_error_rate=gate.max_error_rate
     )
+    if errored_out(base, head, metrics, thresholds):
+        status = GateStatus.ERROR
     flipped = _flipped(base, head, comparisons) if base is not None else []
     return Analysis(comparisons=comparisons, absolute=absolute, gate=status, flipped=flipped)

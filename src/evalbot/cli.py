@@ -37,6 +37,12 @@ def _shard(value: str) -> str:
     return value
 
 
+def _retries(value: str) -> int:
+    if not value.isdigit() or int(value) > 10:
+        raise argparse.ArgumentTypeError(f"{value!r}: use a whole number from 0 to 10")
+    return int(value)
+
+
 def _hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in value.split(",") if h.strip())
 
@@ -52,6 +58,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="model calls in flight")
     parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
     parser.add_argument("--max-cost-usd", type=float, help="stop when spend reaches this")
+    parser.add_argument(
+        "--max-retries",
+        type=_retries,
+        help="retries per model call (default: evalbot.yml's max_retries, else 4)",
+    )
     parser.add_argument(
         "--allowed-hosts",
         type=_hosts,
@@ -86,6 +97,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         concurrency=max(1, args.concurrency),
         cache_dir=cache_dir,
         max_cost_usd=args.max_cost_usd,
+        max_retries=args.max_retries,
         allowed_hosts=args.allowed_hosts,
         check_name=args.check_name,
         seed=args.seed,

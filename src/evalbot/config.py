@@ -197,6 +197,9 @@ class EvalbotConfig(_Strict):
     version: Literal[1] = 1
     judge: JudgeConfig | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
+    max_retries: int = Field(default=4, ge=0, le=10)
+    """Retries per model call (the openai SDK's, with backoff); ``--max-retries`` / the action
+    input ``max-retries`` override it. Behind a gateway that retries too, the two multiply."""
     suites: list[SuiteConfig]
 
     @model_validator(mode="after")

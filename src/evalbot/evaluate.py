@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,12 +28,15 @@ from evalbot.tree import FileTree
 __all__ = [
     "SidePlan",
     "generate",
+    "judge_failures",
     "metric_info",
     "plan_side",
     "score_pairs",
     "score_side",
+    "served_by",
     "usage_delta",
     "usage_of",
+    "with_error_rate",
 ]
 
 Side = Literal["base", "head"]
@@ -158,7 +163,6 @@ async def score_side(
     judge_before = runner.usage("judge")
     scores, details = await _score_all(scorers, examples, outputs)
     judge_after = runner.usage("judge")
-    errored = sum(1 for row in outputs if any(not c.ok for c in row))
     return SideRun(
         side=plan.side,
         rev=plan.tree.rev,
@@ -169,6 +173,7 @@ async def score_side(
         model_sha256=plan.model_sha256,
         model=plan.model.model or (plan.model.target or " ".join(plan.model.command or [])),
         provider=plan.model.provider,
+        served_by=served_by(outputs),
         example_ids=[e.id for e in examples],
         groups=[e.group for e in examples],
         outputs=outputs,
@@ -176,7 +181,69 @@ async def score_side(
         score_details=details,
         usage=usage_of(outputs),
         judge_usage=usage_delta(judge_before, judge_after),
-        error_rate=errored / len(examples) if examples else 0.0,
+        error_rate=_share([any(not c.ok for c in row) for row in outputs]),
+    )
+
+
+def served_by(outputs: list[list[Completion]]) -> list[str]:
+    """Distinct models that answered, most frequent first (ties by name)."""
+    counts = Counter(c.response_model for row in outputs for c in row if c.ok and c.response_model)
+    return sorted(counts, key=lambda name: (-counts[name], name))
+
+
+def _share(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def judge_failures(
+    side: SideRun,
+    judged: Collection[str],
+    *,
+    pairwise: Collection[str] = (),
+    other: SideRun | None = None,
+) -> list[bool]:
+    """Per example: did a judge fail on outputs that did not fail themselves?
+
+    A judged metric's score is ``None`` with an ``error`` detail when its judge call failed or
+    never gave a valid reply; an undefined score (no claims, no context) carries a ``note``
+    instead and is not a failure. Pairwise metrics (scores kept on the head) read the ``other``
+    side's output too, so a failed base output there is the base's error, not the judge's.
+    """
+    failed = [False] * len(side.example_ids)
+    for name in judged:
+        rows, notes = side.scores.get(name), side.score_details.get(name)
+        if rows is None or notes is None:
+            continue
+        for i, (values, row_notes) in enumerate(zip(rows, notes, strict=False)):
+            for k, (value, detail) in enumerate(zip(values, row_notes, strict=False)):
+                if value is not None or not detail or "error" not in detail:
+                    continue
+                read = [side.outputs[i][k]]
+                if name in pairwise and other is not None:
+                    read.append(other.outputs[i][k])
+                if all(c.ok for c in read):
+                    failed[i] = True
+    return failed
+
+
+def with_error_rate(
+    side: SideRun,
+    judged: Collection[str],
+    *,
+    pairwise: Collection[str] = (),
+    other: SideRun | None = None,
+) -> SideRun:
+    """The side with ``error_rate`` (share of examples with a failed output *or* a failed judge
+    call) and ``judge_errors`` (examples lost to the judge alone): both count against the
+    suite's ``max_error_rate``, so a judge that is down cannot quietly remove a metric."""
+    judge_failed = judge_failures(side, judged, pairwise=pairwise, other=other)
+    output_failed = [any(not c.ok for c in row) for row in side.outputs]
+    pairs = list(zip(output_failed, judge_failed, strict=True))
+    return side.model_copy(
+        update={
+            "error_rate": _share([a or b for a, b in pairs]),
+            "judge_errors": sum(1 for a, b in pairs if b and not a),
+        }
     )
 
 

@@ -7,6 +7,7 @@ read-only ``GITHUB_TOKEN`` of fork PRs, a missing ``permissions:`` entry) is a
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -91,6 +92,20 @@ def _translated(action: str) -> Iterator[None]:
         raise PublishError(f"{action}: {type(exc).__name__}: {exc}") from exc
 
 
+@contextmanager
+def _quiet_pygithub() -> Iterator[None]:
+    """Mute PyGithub's log for one call whose failure is expected: ``GET /user`` answers 403
+    to every ``GITHUB_TOKEN``, and its "Request GET /user failed with 403" line in the job log
+    reads like a problem when it is the normal case."""
+    logger = logging.getLogger("github")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _same_login(a: str, b: str) -> bool:
     # REST says "github-actions[bot]", GraphQL says "github-actions": compare without the suffix.
     return a.lower().removesuffix("[bot]") == b.lower().removesuffix("[bot]")
@@ -116,7 +131,7 @@ class GitHubPublisher:
         """The token's own login: ``GET /user`` for PATs, else the override or Actions' bot."""
         if self._login is None:
             try:
-                with _translated("GET /user"):
+                with _translated("GET /user"), _quiet_pygithub():
                     self._login = self.gh.get_user().login
             except PermissionDenied:
                 self._login = DEFAULT_BOT_LOGIN
@@ -247,3 +262,21 @@ class GitHubPublisher:
                     if matches(pull):
                         return pull
         return None
+
+    def has_result(self, head_sha: str, *, name: str, mode: str) -> bool:
+        """Whether ``head_sha`` already carries a result of ours: a completed check run named
+        ``name`` (``mode`` ``check-run``) or a commit status with that context (``status``).
+        With ``mode`` ``none`` nothing is published, so nothing can be found: False."""
+        if mode == "check-run":
+            with _translated(f"list check runs of {head_sha[:12]}"):
+                runs = self.repo.get_commit(head_sha).get_check_runs(
+                    check_name=name, status="completed"
+                )
+                return runs.totalCount > 0
+        if mode == "status":
+            with _translated(f"list statuses of {head_sha[:12]}"):
+                return any(
+                    st.context == name and st.state != "pending"
+                    for st in self.repo.get_commit(head_sha).get_statuses()
+                )
+        return False

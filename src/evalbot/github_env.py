@@ -18,12 +18,14 @@ from typing import Any, TextIO
 from evalbot.errors import ConfigError
 
 __all__ = [
+    "CODE_ACTIONS",
     "SUMMARY_LIMIT_BYTES",
     "EventContext",
     "WorkflowCommands",
     "append_summary",
     "escape_data",
     "escape_property",
+    "idle_reason",
     "load_event",
     "write_outputs",
 ]
@@ -35,6 +37,10 @@ ZERO_SHA = "0" * 40
 
 PR_EVENTS = ("pull_request", "pull_request_target")
 SUPPORTED_EVENTS = (*PR_EVENTS, "push", "workflow_dispatch", "merge_group", "workflow_run")
+CODE_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
+"""Pull-request actions that may change what is evaluated. Any other action (``labeled``,
+``assigned``, ``review_requested``…) leaves the head commit as it was; ``edited`` counts as code
+only when it moved the base branch (``changes.base``)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,19 @@ class EventContext:
     workflow_run_pr_numbers: tuple[int, ...] = ()
     """``workflow_run.pull_requests``: empty for PRs from forks, so never relied on alone."""
     head_owner: str | None = None
+    action: str | None = None
+    """The payload's ``action`` (``opened``, ``closed``, ``completed``…), when it has one."""
+    deleted: bool = False
+    """A ``push`` that deleted its branch or tag (``deleted: true``, ``after`` all zeros)."""
+    base_changed: bool = False
+    """An ``edited`` pull request whose base branch changed."""
+
+    @property
+    def changes_code(self) -> bool:
+        """False for pull-request actions that leave the commits as they were (``labeled``…)."""
+        if not self.is_pull_request or self.action is None:
+            return True
+        return self.action in CODE_ACTIONS or (self.action == "edited" and self.base_changed)
 
     @property
     def is_pull_request(self) -> bool:
@@ -75,20 +94,67 @@ class EventContext:
         return False
 
 
-def _get(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    bool: "a boolean",
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+class _Payload:
+    """Typed reads of the event JSON: a field that is present with the wrong JSON type (an
+    array where GitHub sends an object…) is a ``ConfigError`` naming the field; a missing or
+    null one reads as None."""
+
+    def __init__(self, data: Any, path: str | None) -> None:
+        self.data = data
+        self.path = path
+
+    def get(self, dotted: str, kind: type) -> Any:
+        node, walked = self.data, []
+        for key in dotted.split("."):
+            if node is None:
+                return None
+            if not isinstance(node, dict):
+                self._wrong(".".join(walked) or "(top level)", node, dict)
+            walked.append(key)
+            node = node.get(key)
+        if node is None:
             return None
-        data = data.get(key)
-    return data
+        wrong = isinstance(node, bool) != (kind is bool) or not isinstance(node, kind)
+        if wrong:
+            self._wrong(dotted, node, kind)
+        return node
+
+    def _wrong(self, field: str, value: Any, kind: type) -> None:
+        raise ConfigError(
+            f"event payload field {field!r} is {_json_type(value)}, expected "
+            f"{_JSON_TYPES.get(kind, kind.__name__)}",
+            file=self.path,
+            hint="the event file is not a GitHub webhook payload of this event",
+        )
+
+    def text(self, dotted: str) -> str | None:
+        value = self.get(dotted, str)
+        return value or None
+
+    def sha(self, dotted: str) -> str | None:
+        return _sha(self.text(dotted))
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _sha(value: Any) -> str | None:
-    value = _str(value)
+def _sha(value: str | None) -> str | None:
     return None if value is None or value == ZERO_SHA else value
 
 
@@ -106,25 +172,32 @@ def load_event(env: Mapping[str, str]) -> EventContext:
             f"event {name!r} is not supported",
             hint=f"trigger the workflow on one of: {', '.join(SUPPORTED_EVENTS)}",
         )
-    payload: dict[str, Any] = {}
+    loaded: Any = {}
     path = env.get("GITHUB_EVENT_PATH", "")
     if path:
         try:
             loaded = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read the event payload: {exc}", file=path) from exc
-        payload = loaded if isinstance(loaded, dict) else {}
-    repository = repository or _str(_get(payload, "repository", "full_name")) or ""
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"the event payload is {_json_type(loaded)}, expected an object", file=path or None
+        )
+    payload = _Payload(loaded, path or None)
+    repository = repository or payload.text("repository.full_name") or ""
     if not repository:
         raise ConfigError("GITHUB_REPOSITORY is not set", hint="run inside GitHub Actions")
-    default_branch = _str(_get(payload, "repository", "default_branch"))
-    common = {"event_name": name, "repository": repository, "default_branch": default_branch}
+    common: dict[str, Any] = {
+        "event_name": name,
+        "repository": repository,
+        "default_branch": payload.text("repository.default_branch"),
+        "action": payload.text("action"),
+    }
 
     if name in PR_EVENTS:
-        pr = payload.get("pull_request") or {}
-        number = pr.get("number") or payload.get("number")
-        head_sha = _sha(_get(pr, "head", "sha"))
-        if not isinstance(number, int) or head_sha is None:
+        number = payload.get("pull_request.number", int) or payload.get("number", int)
+        head_sha = payload.sha("pull_request.head.sha")
+        if number is None or head_sha is None:
             raise ConfigError(
                 f"the {name} event payload has no pull_request.number / head.sha",
                 file=path or None,
@@ -133,51 +206,70 @@ def load_event(env: Mapping[str, str]) -> EventContext:
             **common,
             pr_number=number,
             head_sha=head_sha,
-            base_sha=_sha(_get(pr, "base", "sha")),
-            base_ref=_str(_get(pr, "base", "ref")),
-            head_ref=_str(_get(pr, "head", "ref")),
-            head_repository=_str(_get(pr, "head", "repo", "full_name")),
-            head_owner=_str(_get(pr, "head", "repo", "owner", "login")),
+            base_sha=payload.sha("pull_request.base.sha"),
+            base_ref=payload.text("pull_request.base.ref"),
+            head_ref=payload.text("pull_request.head.ref"),
+            head_repository=payload.text("pull_request.head.repo.full_name"),
+            head_owner=payload.text("pull_request.head.repo.owner.login"),
+            base_changed=payload.get("changes.base", dict) is not None,
         )
     if name == "merge_group":
-        group = payload.get("merge_group") or {}
         return EventContext(
             **common,
-            head_sha=_sha(group.get("head_sha")) or _sha(env.get("GITHUB_SHA")),
-            base_sha=_sha(group.get("base_sha")),
-            base_ref=_str(group.get("base_ref")),
-            head_ref=_str(group.get("head_ref")),
+            head_sha=payload.sha("merge_group.head_sha") or _sha(env.get("GITHUB_SHA")),
+            base_sha=payload.sha("merge_group.base_sha"),
+            base_ref=payload.text("merge_group.base_ref"),
+            head_ref=payload.text("merge_group.head_ref"),
         )
     if name == "push":
+        deleted = bool(payload.get("deleted", bool)) or payload.text("after") == ZERO_SHA
         return EventContext(
             **common,
-            head_sha=_sha(payload.get("after")) or _sha(env.get("GITHUB_SHA")),
-            base_sha=_sha(payload.get("before")),
-            head_ref=_str(payload.get("ref")),
+            # A deletion's GITHUB_SHA is the default branch's tip: never evaluate that instead.
+            head_sha=None if deleted else payload.sha("after") or _sha(env.get("GITHUB_SHA")),
+            base_sha=payload.sha("before"),
+            head_ref=payload.text("ref"),
+            deleted=deleted,
         )
     if name == "workflow_run":
-        run = payload.get("workflow_run") or {}
+        pulls = payload.get("workflow_run.pull_requests", list) or []
         numbers = tuple(
-            p["number"]
-            for p in run.get("pull_requests") or []
-            if isinstance(p, dict) and isinstance(p.get("number"), int)
+            p["number"] for p in pulls if isinstance(p, dict) and isinstance(p.get("number"), int)
         )
-        run_id = run.get("id")
         return EventContext(
             **common,
-            head_sha=_sha(run.get("head_sha")),
-            head_ref=_str(run.get("head_branch")),
-            head_repository=_str(_get(run, "head_repository", "full_name")),
-            head_owner=_str(_get(run, "head_repository", "owner", "login")),
-            workflow_run_id=run_id if isinstance(run_id, int) else None,
-            workflow_run_event=_str(run.get("event")),
-            workflow_run_url=_str(run.get("html_url")),
+            head_sha=payload.sha("workflow_run.head_sha"),
+            head_ref=payload.text("workflow_run.head_branch"),
+            head_repository=payload.text("workflow_run.head_repository.full_name"),
+            head_owner=payload.text("workflow_run.head_repository.owner.login"),
+            workflow_run_id=payload.get("workflow_run.id", int),
+            workflow_run_event=payload.text("workflow_run.event"),
+            workflow_run_url=payload.text("workflow_run.html_url"),
             workflow_run_pr_numbers=numbers,
         )
     # workflow_dispatch: the selected branch against the default branch.
     return EventContext(
-        **common, head_sha=_sha(env.get("GITHUB_SHA")), head_ref=_str(env.get("GITHUB_REF"))
+        **common, head_sha=_sha(env.get("GITHUB_SHA")), head_ref=env.get("GITHUB_REF") or None
     )
+
+
+def idle_reason(event: EventContext) -> str | None:
+    """Why this event asks for nothing at all (no evaluation, no comment, no check), or None.
+
+    * a push that deleted a branch or tag: there is no commit left to evaluate;
+    * a closed pull request: a result on it would help no one (and would notify everyone);
+    * a ``workflow_run`` that is not ``completed``: its artifact does not exist yet.
+    """
+    if event.event_name == "push" and event.deleted:
+        return f"push deleted {event.head_ref or 'a ref'}: nothing to evaluate"
+    if event.is_pull_request and event.action == "closed":
+        return f"pull request #{event.pr_number} was closed: nothing to do"
+    if event.event_name == "workflow_run" and event.action not in (None, "completed"):
+        return (
+            f"workflow_run {event.action}: results are published when the run is completed "
+            "(trigger on types: [completed])"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from evalbot.analyze import analyze_suite
 from evalbot.config import GateConfig, Threshold
 from evalbot.errors import EvaluationError, UserError
-from evalbot.evaluate import usage_of
+from evalbot.evaluate import served_by, usage_of
 from evalbot.options import DiffOptions
 from evalbot.pipeline import _finish, verdict_of
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus
@@ -98,7 +98,9 @@ def _concat(sides: list[SideRun]) -> SideRun:
                 for m in first.score_details
             },
             "usage": usage_of(outputs),
+            "served_by": served_by(outputs),
             "judge_usage": sum_usage([s.judge_usage for s in sides]),
             "error_rate": sum(s.error_rate * len(s.example_ids) for s in sides) / max(len(ids), 1),
+            "judge_errors": sum(s.judge_errors for s in sides),
         }
     )

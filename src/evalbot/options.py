@@ -28,6 +28,8 @@ class DiffOptions:
     cache_dir: Path | None = None
     """Default: ``<repo_root>/.evalbot/cache``."""
     max_cost_usd: float | None = None
+    max_retries: int | None = None
+    """Retries per model call; None: evalbot.yml's ``max_retries`` (default 4)."""
     allowed_hosts: tuple[str, ...] | None = None
     check_name: str = "evalbot"
     seed: int = 0

@@ -25,6 +25,7 @@ from evalbot.records import (
     RunResult,
     SuiteResult,
     SuiteStatus,
+    Usage,
 )
 from evalbot.report import write_outputs
 from evalbot.run.cache import ResponseCache
@@ -61,15 +62,20 @@ def _try_base_config(tree: FileTree, path: str, notes: list[str]) -> EvalbotConf
         return None
 
 
-def _finish(result: RunResult, options: DiffOptions) -> RunResult:
+def _finish(
+    result: RunResult, options: DiffOptions, *, spent: dict[str, Usage] | None = None
+) -> RunResult:
+    """Stamp, total the usage and write the outputs. ``spent`` (the runner's own counters)
+    replaces the per-side totals after a stop: requests sent by suites that never finished
+    have no side to be counted in, yet they reached the endpoint."""
     evaluated = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
     sides = [side for s in evaluated for side in (s.base, s.head) if side is not None]
+    usage = sum_usage([s.usage for s in sides])
+    judge_usage = sum_usage([s.judge_usage for s in sides])
+    if spent is not None:
+        usage, judge_usage = spent["generate"], spent["judge"]
     result = result.model_copy(
-        update={
-            "finished_at": _now(),
-            "usage": sum_usage([s.usage for s in sides]),
-            "judge_usage": sum_usage([s.judge_usage for s in sides]),
-        }
+        update={"finished_at": _now(), "usage": usage, "judge_usage": judge_usage}
     )
     write_outputs(result, options.out_dir, check_name=options.check_name)
     return result
@@ -142,6 +148,7 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
 
     cache = ResponseCache(options.cache_dir or options.repo_root / ".evalbot" / "cache")
     done: list[SuiteResult] = []
+    spent: dict[str, Usage] = {}
 
     async def evaluate_all() -> None:
         runner = ModelRunner(
@@ -151,6 +158,9 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             env=env,
             allowed_hosts=options.allowed_hosts,
             max_cost_usd=options.max_cost_usd,
+            max_retries=(
+                options.max_retries if options.max_retries is not None else config.max_retries
+            ),
         )
         try:
             shared = {"config": config, "head_tree": head_tree, "runner": runner}
@@ -162,6 +172,7 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
                 done.append(await finish_suite(suite, suite_outputs, options=options, **shared))
         finally:
             await runner.aclose()
+            spent.update(generate=runner.usage("generate"), judge=runner.usage("judge"))
 
     try:
         asyncio.run(evaluate_all())
@@ -174,7 +185,7 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
         result = result.model_copy(
             update={"suites": done + errored + skipped, "verdict": "error", "summary": str(exc)}
         )
-        _finish(result, options)
+        _finish(result, options, spent=spent or None)
         raise
     suites = done + skipped
     result = result.model_copy(update={"suites": suites, "verdict": verdict_of(suites)})

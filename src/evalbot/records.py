@@ -264,6 +264,9 @@ class SideRun(Record):
     model_sha256: str
     model: str
     provider: str
+    served_by: list[str] = Field(default_factory=list)
+    """Models that actually answered, most frequent first: a gateway's
+    ``x-litellm-model-name`` header where present, else the response's ``model``."""
     example_ids: list[str]
     groups: list[str | None] = Field(default_factory=list)
     """Cluster (``group``) of each example, aligned with example_ids; kept so ``merge`` can
@@ -277,6 +280,10 @@ class SideRun(Record):
     usage: Usage = Field(default_factory=Usage)
     judge_usage: Usage = Field(default_factory=Usage)
     error_rate: float = 0.0
+    """Share of examples with a failed output or a failed judge call (the error budget's rate)."""
+    judge_errors: int = 0
+    """Examples whose outputs were fine but a judge call on them failed (counted in
+    ``error_rate``)."""
 
 
 class SuiteStatus(StrEnum):

@@ -75,6 +75,13 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.strip() for p in re.split(r"[,\n]", raw) if p.strip()))
 
 
+def _retries(env: Mapping[str, str]) -> int | None:
+    value = _int(env, "max-retries", minimum=0)
+    if value is not None and value > 10:
+        raise ConfigError(f"input 'max-retries': at most 10, got {value}")
+    return value
+
+
 def _shard(env: Mapping[str, str]) -> str | None:
     raw = read_input(env, "shard")
     if raw is None:
@@ -111,6 +118,8 @@ class ActionSettings(BaseModel):
     check_name: str = "evalbot"
     comment: CommentMode = "on-change"
     concurrency: int | None = None
+    max_retries: int | None = None
+    """Retries per model call; None: evalbot.yml's ``max_retries`` (default 4)."""
     samples: int | None = None
     shard: str | None = None
     max_cost_usd: float | None = None
@@ -165,6 +174,7 @@ class ActionSettings(BaseModel):
             check_name=check_name,
             comment=cast(CommentMode, _choice(env, "comment", COMMENT_MODES, "on-change")),
             concurrency=_int(env, "concurrency"),
+            max_retries=_retries(env),
             samples=_int(env, "samples"),
             shard=_shard(env),
             max_cost_usd=_float(env, "max-cost-usd"),

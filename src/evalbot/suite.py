@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalbot.analyze import analyze_suite
+from evalbot.analyze import analyze_suite, errored_out
 from evalbot.config import EvalbotConfig, SuiteConfig, load_model_config, sha256_text
 from evalbot.detect import SuiteSelection
 from evalbot.errors import UserError
@@ -21,6 +21,7 @@ from evalbot.evaluate import (
     score_pairs,
     score_side,
     usage_delta,
+    with_error_rate,
 )
 from evalbot.golden import load_golden
 from evalbot.options import DiffOptions
@@ -208,6 +209,10 @@ async def finish_suite(
         )
     if base is None:
         infos = [i for i in infos if i.kind != MetricKind.PAIRWISE]
+    judged = {s.name for s, t in built if t in JUDGED_TYPES}
+    head = with_error_rate(head, judged, pairwise={s.name for s in pair_scorers}, other=base)
+    if base is not None:
+        base = with_error_rate(base, judged)
     if prepared.judge is not None:
         note = _calibration_note(prepared.judge, [s for s, _ in built])
         if note:
@@ -221,6 +226,7 @@ async def finish_suite(
         gate=config.gate,
         seed=options.seed,
     )
+    notes = _error_notes(base, head, infos, suite, config.gate.max_error_rate) + notes
     by_id = {e.id: e for e in examples}
     return SuiteResult(
         name=suite.name,
@@ -241,6 +247,58 @@ async def finish_suite(
         thresholds={k: v.model_dump(exclude_none=True) for k, v in suite.thresholds.items()},
         files=_head_file_hashes(suite, head_tree, prepared.golden_sha256),
     )
+
+
+def _first_error(side: SideRun, metrics: list[str]) -> str | None:
+    """The first scoring error of ``metrics`` on ``side``, else the first failed output's."""
+    for name in metrics:
+        for row in side.score_details.get(name, []):
+            for detail in row:
+                if detail and detail.get("error") and "errored" not in str(detail["error"]):
+                    return str(detail["error"])
+    return next((c.error for row in side.outputs for c in row if c.error), None)
+
+
+def _error_notes(
+    base: SideRun | None,
+    head: SideRun,
+    infos: list,
+    suite: SuiteConfig,
+    max_error_rate: float,
+) -> list[str]:
+    """Why a suite's gate is ``error``: the error budget a side overran (outputs and judge
+    calls counted apart), and blocking metrics left with no score; each quotes the first error."""
+    notes: list[str] = []
+    judged = [i.name for i in infos if i.type in JUDGED_TYPES]
+    over = set()
+    for side in (s for s in (base, head) if s is not None):
+        if side.error_rate <= max_error_rate:
+            continue
+        over.add(side.side)
+        n = len(side.example_ids)
+        failed = round(side.error_rate * n)
+        parts = []
+        if failed - side.judge_errors:
+            parts.append(f"{failed - side.judge_errors} failed outputs")
+        if side.judge_errors:
+            parts.append(f"{side.judge_errors} failed judge calls")
+        first = _first_error(side, judged if side.judge_errors else [])
+        quoted = f"; first error: {first}" if first else ""
+        notes.append(
+            f"{side.side}: {failed} of {n} examples errored ({', '.join(parts)}), past "
+            f"max_error_rate {max_error_rate:.0%}{quoted}"
+        )
+    for metric, side_name in errored_out(base, head, infos, suite.thresholds):
+        if side_name in over:
+            continue  # the error budget already says why
+        side = head if side_name == "head" or base is None else base
+        first = _first_error(side, [metric])
+        quoted = f" ({first})" if first else ""
+        notes.append(
+            f"Blocking metric {metric!r} has no score on the {side_name} side: scoring failed "
+            f"for every example{quoted}; the suite cannot be gated."
+        )
+    return notes
 
 
 def _head_file_hashes(suite: SuiteConfig, tree: FileTree, golden_sha: str) -> dict[str, str]:

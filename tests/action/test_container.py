@@ -36,6 +36,7 @@ CONTRACT_INPUTS = {
     "max-cost-usd",
     "allowed-hosts",
     "cache-dir",
+    "max-retries",  # issue 18: gateways retry too, so the product's retries must be tunable
 }
 CONTRACT_OUTPUTS = {"verdict", "regressions", "results", "comment", "cost-usd"}
 

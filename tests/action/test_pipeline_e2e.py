@@ -201,3 +201,48 @@ def test_planted_regression_end_to_end_as_the_container_runs_it(tmp_path: Path, 
         assert code_again == 1
         assert len(llm.requests) == 80
         assert len(github.comments_on(REPO, PR)) == 1
+
+
+JUDGED_CONFIG = """\
+version: 1
+judge: {model: models/judge.yaml}
+suites:
+  - name: greet
+    prompt: prompts/greet.md
+    model: models/mock.yaml
+    dataset: evals/greet.jsonl
+    metrics:
+      - {name: helpful, type: llm_rubric, rubric: rubrics/helpful.md}
+    thresholds:
+      helpful: {max_drop: 0.5}
+"""
+
+
+def test_a_judge_that_fails_every_call_fails_the_check_with_its_reason(
+    tmp_path: Path, mock_repo: Workspace, github: FakeGitHub
+):
+    from tests.fakes.openai_server import FakeOpenAI, judge_down
+
+    mock_repo.head_sha = mock_repo.repo.commit(
+        {
+            "evalbot.yml": JUDGED_CONFIG,
+            "models/judge.yaml": "provider: openai\nmodel: judge-model\n",
+            "rubrics/helpful.md": "# Helpful\n\n- 5: greets.\n- 1: does not.\n",
+            "prompts/greet.md": "Say hello warmly to {{name}}.\n",
+        },
+        "judge it",
+    )
+    github.add_pull(REPO, PR, head_sha=mock_repo.head_sha, base_sha=mock_repo.base_sha)
+    with FakeOpenAI(judge_down()) as judge:
+        env = actions_env(tmp_path, mock_repo, github)
+        env.update(OPENAI_BASE_URL=judge.base_url, OPENAI_API_KEY="test-key")
+        env["INPUT_ALLOWED-HOSTS"] = "127.0.0.1"
+        code, log = _run(env)
+    assert code == 3, log
+    assert parse_outputs(Path(env["GITHUB_OUTPUT"]).read_text())["verdict"] == "error"
+    [check] = github.check_runs.values()
+    assert check["conclusion"] == "failure"
+    shown = check["output"]["title"] + check["output"]["summary"]
+    assert "judge upstream unavailable" in shown
+    [comment] = github.comments_on(REPO, PR)
+    assert "judge upstream unavailable" in comment["body"]

@@ -79,3 +79,18 @@ def test_secret_values_cover_token_and_keys_but_not_trivia():
         "PATH": "/usr/bin",
     }
     assert set(secret_values(env)) == {"ghs_abcdef", "sk-123456", "multi", "line-secret"}
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, None), ("0", 0), ("2", 2), ("10", 10)])
+def test_max_retries_input(tmp_path, raw, expected):
+    env = {"GITHUB_WORKSPACE": str(tmp_path)}
+    if raw is not None:
+        env["INPUT_MAX-RETRIES"] = raw
+    assert ActionSettings.from_environ(env).max_retries == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "11", "three"])
+def test_max_retries_input_rejects_nonsense(tmp_path, raw):
+    env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_MAX-RETRIES": raw}
+    with pytest.raises(ConfigError, match="max-retries"):
+        ActionSettings.from_environ(env)

@@ -245,6 +245,9 @@ class FakeGitHub:
             ("GET", r"/pulls/(\d+)", self._get_pull),
             ("GET", r"/commits/([0-9a-f]{40})", self._get_commit),
             ("GET", r"/commits/([0-9a-f]{40})/pulls", self._commit_pulls),
+            ("GET", r"/commits/([0-9a-f]{40})/check-runs", self._commit_check_runs),
+            ("GET", r"/commits/([0-9a-f]{40})/statuses", self._commit_statuses),
+            ("GET", r"/statuses/([0-9a-f]{40})", self._commit_statuses),  # PyGithub's path
             ("POST", r"/check-runs", self._create_check_run),
             ("PATCH", r"/check-runs/(\d+)", self._update_check_run),
             ("GET", r"/check-runs/(\d+)", self._get_check_run),
@@ -349,6 +352,20 @@ class FakeGitHub:
             if r == repo and p["head"]["sha"] == sha and p["head"]["repo"]["full_name"] == repo
         ]
         return self._page(f"/repos/{repo}/commits/{sha}/pulls", items, query)
+
+    def _commit_check_runs(self, repo: str, sha: str, *, query: dict[str, str], **_: Any) -> _Reply:
+        runs = [
+            {k: v for k, v in run.items() if k != "annotations"}
+            for run in self.check_runs.values()
+            if run["head_sha"] == sha
+            and query.get("check_name", run["name"]) == run["name"]
+            and query.get("status", run.get("status")) == run.get("status")
+        ]
+        return _Reply(200, {"total_count": len(runs), "check_runs": runs})
+
+    def _commit_statuses(self, repo: str, sha: str, *, query: dict[str, str], **_: Any) -> _Reply:
+        items = [st for st in reversed(self.statuses) if st["sha"] == sha]  # newest first
+        return self._page(f"/repos/{repo}/commits/{sha}/statuses", items, query)
 
     @staticmethod
     def _check_output(output: Any) -> list[dict[str, Any]]:

@@ -11,6 +11,13 @@ Usage::
 Replies come from the FIFO queue first, then from the responder (default: echo the last user
 message). A responder may return a ``Reply`` or a plain string (the content of a 200 reply).
 
+``LiteLLMGateway`` makes the fake answer as a LiteLLM proxy (1.108) in front of it does, as
+recorded against a real proxy: 400 "Invalid model name …" for a model it does not route, 400
+"No connected db." for a wrong key on a proxy without a database, upstream headers renamed with an
+``llm_provider-`` prefix (so ``Retry-After`` arrives as ``llm_provider-retry-after``), the body's
+``model`` rewritten to the alias asked for and the deployment named in ``x-litellm-model-name``.
+``judge_down`` wraps a responder so that every judge call fails (a judge that is down).
+
 Note for retry tests: the openai SDK treats ``Retry-After: 0`` as "no hint" and falls back to its
 own exponential backoff (0.5 s, 1 s, ...); use a small positive value such as ``"0.01"`` (or
 ``retry-after-ms``) to keep tests fast.
@@ -29,7 +36,15 @@ from typing import Any
 
 import pytest
 
-__all__ = ["FakeOpenAI", "Reply", "Responder", "echo_last_user", "fake_openai"]
+__all__ = [
+    "FakeOpenAI",
+    "LiteLLMGateway",
+    "Reply",
+    "Responder",
+    "echo_last_user",
+    "fake_openai",
+    "judge_down",
+]
 
 
 @dataclass
@@ -77,6 +92,52 @@ def _last_user_text(body: dict) -> str:
 def echo_last_user(body: dict) -> Reply | str:
     """The default responder: the last user message, verbatim."""
     return _last_user_text(body)
+
+
+def judge_down(responder: Responder = echo_last_user, *, status: int = 500) -> Responder:
+    """Every judge call (system message "evalbot judge prompt …") gets ``status``; the rest go
+    to ``responder``. A short Retry-After keeps the SDK's retries fast."""
+
+    def answer(body: dict) -> Reply | str:
+        messages = body.get("messages") or [{}]
+        if str(messages[0].get("content", "")).startswith("evalbot judge prompt"):
+            return Reply(
+                "judge upstream unavailable", status=status, headers={"Retry-After": "0.01"}
+            )
+        return responder(body)
+
+    return answer
+
+
+@dataclass
+class LiteLLMGateway:
+    """What a LiteLLM proxy in front of the fake changes (see the module docstring)."""
+
+    models: dict[str, str] = field(default_factory=lambda: {"fake-model": "openai/fake-model"})
+    """Alias a client asks for → the deployment LiteLLM routes it to."""
+
+    def refuse(self, body: dict, authorized: bool) -> tuple[int, dict[str, Any]] | None:
+        if not authorized:
+            # A proxy without a database cannot look a key up; it says so with a 400.
+            return 400, _litellm_error("No connected db.", "no_db_connection", 400)
+        model = str(body.get("model", ""))
+        if model not in self.models:
+            message = (
+                f"/chat/completions: Invalid model name passed in model={model}. "
+                "Call `/v1/models` to view available models for your key."
+            )
+            return 400, _litellm_error(message, "invalid_request_error", 400)
+        return None
+
+    def headers(self, body: dict, upstream: dict[str, str], ok: bool) -> dict[str, str]:
+        renamed = {f"llm_provider-{k.lower()}": v for k, v in upstream.items()}
+        if ok:
+            renamed["x-litellm-model-name"] = self.models[str(body.get("model"))]
+        return renamed
+
+
+def _litellm_error(message: str, kind: str, status: int) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": str(status)}}
 
 
 def _words(text: str) -> int:
@@ -204,18 +265,30 @@ class _Handler(BaseHTTPRequestHandler):
         serial = fake._record(body, auth)
         fake._enter()
         try:
-            if not self._authorized(auth):
+            gateway = fake.gateway
+            if gateway is not None:
+                refused = gateway.refuse(body, self._authorized(auth))
+                if refused is not None:
+                    self._send_json(*refused)
+                    return
+            elif not self._authorized(auth):
                 self._send_json(401, _error_body(401))
                 return
             reply = fake._next_reply(body)
             pause = fake.latency_s + reply.delay_s
             if pause > 0:
                 time.sleep(pause)
+            headers = reply.headers
+            if gateway is not None:
+                headers = gateway.headers(body, reply.headers, ok=reply.status == 200)
             if reply.status != 200:
                 message = None if reply.content == "ok" else reply.content
-                self._send_json(reply.status, _error_body(reply.status, message), reply.headers)
+                self._send_json(reply.status, _error_body(reply.status, message), headers)
                 return
-            self._send_json(200, _completion_body(body, reply, serial), reply.headers)
+            completion = _completion_body(body, reply, serial)
+            if gateway is not None:
+                completion["model"] = body.get("model")  # LiteLLM answers with the alias
+            self._send_json(200, completion, headers)
         finally:
             fake._leave()
 
@@ -235,10 +308,12 @@ class FakeOpenAI:
         *,
         latency_s: float = 0.0,
         api_key: str | None = "test-key",
+        gateway: LiteLLMGateway | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_last_user
         self.latency_s = latency_s
         self.api_key = api_key
+        self.gateway = gateway
         self.models: list[str] = ["gpt-4o-mini", "fake-model"]
         self.requests: list[dict] = []
         self.auth_headers: list[str] = []

@@ -32,6 +32,8 @@ class Tally:
     crossed: list[tuple[SuiteResult, AbsoluteCheck]] = field(default_factory=list)
     inconclusive: list[tuple[SuiteResult, MetricComparison]] = field(default_factory=list)
     """Blocking metrics that only warn."""
+    stopped: bool = False
+    """The run ended in error before any suite result (git, a fetch, the endpoint)."""
 
     def phrases(self) -> list[str]:
         parts = []
@@ -43,6 +45,8 @@ class Tally:
             parts.append(f"{len(self.inconclusive)} inconclusive")
         if self.errored:
             parts.append(plural(len(self.errored), "suite errored", "suites errored"))
+        if not parts and self.stopped:
+            parts.append("evaluation could not complete")
         if not parts:
             parts.append("no regressions" if self.evaluated else "nothing to evaluate")
         return parts
@@ -53,7 +57,7 @@ class Tally:
 
 
 def tally(result: RunResult) -> Tally:
-    t = Tally()
+    t = Tally(stopped=result.verdict == "error")
     for suite in result.suites:
         if suite.status == SuiteStatus.SKIPPED:
             t.skipped.append(suite)

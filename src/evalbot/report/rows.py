@@ -20,6 +20,7 @@ __all__ = [
     "MetricFigures",
     "UsageFigures",
     "metric_figures",
+    "model_text",
     "show_mde",
     "suite_notes",
     "usage_figures",
@@ -88,6 +89,16 @@ def _usd(x: float) -> str:
     return scale_for(Unit.USD, [x]).value(x)
 
 
+def model_text(run: SideRun) -> str:
+    """The model asked for and, when a gateway or the endpoint says another one answered,
+    that one too (``fake-model → openai/fake-model-2025``)."""
+    others = [m for m in run.served_by if m != run.model]
+    if not others:
+        return run.model
+    shown = ", ".join(others[:3]) + (f" +{len(others) - 3}" if len(others) > 3 else "")
+    return f"{run.model} → {shown}"
+
+
 def usage_figures(run: SideRun) -> UsageFigures:
     u, j = run.usage, run.judge_usage
     latency = [u.latency_p50_ms, u.latency_p95_ms]
@@ -96,7 +107,7 @@ def usage_figures(run: SideRun) -> UsageFigures:
     judged = j.requests or j.input_tokens or j.output_tokens
     return UsageFigures(
         side=run.side,
-        model=run.model,
+        model=model_text(run),
         calls=calls,
         errors=f"{run.error_rate:.1%}",
         tokens=f"{u.input_tokens:,} / {u.output_tokens:,}",

@@ -6,7 +6,14 @@ itself never holds either. The host is checked against ``--allowed-hosts`` befor
 sent, so a pull request cannot point the key at another server.
 
 Retries, backoff and ``Retry-After`` are the SDK's (``max_retries``); this module only
-translates what is left afterwards.
+translates what is left afterwards, with two allowances for gateways such as LiteLLM:
+
+* a gateway that renames the upstream's ``Retry-After`` (LiteLLM sends
+  ``llm_provider-retry-after``) gets it copied back by a response hook, so the SDK's own backoff
+  honours it;
+* a non-retryable refusal that every request gets (LiteLLM answers 400 for an unknown model
+  name, and for any key on a proxy without a database) stops the run after ``EARLY_STOP``
+  identical ones instead of failing every request of the run one by one.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import openai
 from openai import AsyncOpenAI
 
@@ -27,9 +35,29 @@ from evalbot.errors import ConfigError, ProviderError
 from evalbot.records import Completion, ModelRequest, TokenLogprob
 from evalbot.run.providers import cost_of, one_line
 
-__all__ = ["DEFAULT_BASE_URL", "Endpoint", "OpenAIClients", "OpenAIProvider", "resolve_endpoint"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "EARLY_STOP",
+    "Endpoint",
+    "OpenAIClients",
+    "OpenAIProvider",
+    "resolve_endpoint",
+]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MAX_RETRIES = 4
+EARLY_STOP = 3
+"""Identical non-retryable refusals, before any success, after which the run stops."""
+_RETRY_AFTER_ALIASES = {
+    "retry-after": "llm_provider-retry-after",
+    "retry-after-ms": "llm_provider-retry-after-ms",
+}
+"""Plain header the SDK reads → the name a gateway renamed it to (LiteLLM prefixes upstream
+headers with ``llm_provider-``)."""
+_SERVED_BY_HEADER = "x-litellm-model-name"
+"""LiteLLM rewrites the body's ``model`` to the alias asked for; this header names the
+deployment that actually answered."""
 
 # Only bearer auth: the SDK's default request options would also attach OPENAI_ADMIN_KEY from the
 # process environment when it is set, and that key has no business going to a model endpoint.
@@ -88,6 +116,22 @@ def resolve_endpoint(
     return Endpoint(base_url=base_url, host=host, key_env=config.api_key_env)
 
 
+async def _restore_retry_after(response: httpx.Response) -> None:
+    """Response hook: give the SDK a plain ``Retry-After`` when a gateway renamed it.
+
+    The SDK reads ``retry-after-ms`` then ``retry-after`` from the response it retries on
+    (``_parse_retry_after_header``), so copying the renamed header back is all it takes for its
+    own backoff to honour the upstream's hint. A plain header, when present, wins.
+    """
+    headers = response.headers
+    if any(name in headers for name in _RETRY_AFTER_ALIASES):
+        return
+    for name, alias in _RETRY_AFTER_ALIASES.items():
+        value = headers.get(alias)
+        if value is not None:
+            headers[name] = value
+
+
 class OpenAIClients:
     """One ``AsyncOpenAI`` per (base URL, key variable), shared by every model config using it."""
 
@@ -115,6 +159,10 @@ class OpenAIClients:
                 base_url=endpoint.base_url,
                 api_key=self.key(endpoint),
                 max_retries=self.max_retries,
+                # The SDK's own defaults (timeouts, pool limits), plus the gateway header fix.
+                http_client=openai.DefaultAsyncHttpxClient(
+                    event_hooks={"response": [_restore_retry_after]}
+                ),
             )
         return self._clients[slot]
 
@@ -147,28 +195,56 @@ class OpenAIProvider:
         self.scope = f"openai:{config.base_url_env}"
         self._clients = clients
         self._retries = clients.max_retries
+        self._answered = False
+        self._refusals: dict[tuple[int, str], int] = {}
 
     def _scrub(self, text: str) -> str:
         """Servers sometimes echo (part of) the key in error messages; never pass it on."""
         text = text.replace(self._clients.key(self.endpoint), "***")
         return _KEY_LIKE.sub("sk-***", text)
 
+    def _detail(self, exc: openai.APIStatusError) -> str:
+        """The endpoint's own error message, one line, key scrubbed."""
+        message = exc.body.get("message") if isinstance(exc.body, dict) else None
+        return self._scrub(one_line(str(message or exc.message)))
+
     def _fatal(self, exc: openai.APIStatusError, model: str) -> ProviderError:
+        # The endpoint's own words come last: behind a gateway, a 401 may be about the
+        # gateway's key for its upstream, not about the key this workflow passed.
         host, status = self.endpoint.host, exc.status_code
+        said = f"; the endpoint said: {self._detail(exc)}"
         if status == 401:
             return ProviderError(
-                f"{host} rejected the API key from {self.endpoint.key_env} (HTTP 401)",
-                hint=f"check the secret passed as {self.endpoint.key_env}",
+                f"{host} rejected the API key from {self.endpoint.key_env} (HTTP 401){said}",
+                hint=f"check the secret passed as {self.endpoint.key_env}; behind a gateway "
+                "(e.g. LiteLLM), the message above tells whether the gateway's own upstream "
+                "key was refused",
             )
         if status == 403:
             return ProviderError(
-                f"{host} denied access to model {model!r} (HTTP 403)",
+                f"{host} denied access to model {model!r} (HTTP 403){said}",
                 hint=f"check the permissions of the key in {self.endpoint.key_env}",
             )
         return ProviderError(
-            f"model {model!r} not found at {host} (HTTP 404)",
+            f"model {model!r} not found at {host} (HTTP 404){said}",
             hint=f"check 'model' in the model config and that {self.config.base_url_env} "
             "ends in /v1",
+        )
+
+    def _refused(self, status: int, detail: str, model: str) -> ProviderError | None:
+        """A run-stopping error once the same non-retryable refusal came back ``EARLY_STOP``
+        times before any answer: it is about the model name or the key, not the example."""
+        if self._answered:
+            return None
+        seen = self._refusals.get((status, detail), 0) + 1
+        self._refusals[(status, detail)] = seen
+        if seen < EARLY_STOP:
+            return None
+        return ProviderError(
+            f"{self.endpoint.host} refused the first {seen} requests for model {model!r} "
+            f"the same way (HTTP {status}): {detail}",
+            hint=f"check 'model' in the model config and the key in {self.endpoint.key_env} "
+            "(a gateway answers 400 for both); evalbot stopped instead of sending the rest",
         )
 
     async def complete(self, request: ModelRequest) -> Completion:
@@ -188,7 +264,10 @@ class OpenAIProvider:
         options = {**_REQUEST_SECURITY, "timeout": self.config.timeout_s}
         start = time.perf_counter()
         try:
-            raw = await client.post("/chat/completions", body=body, cast_to=str, options=options)
+            # httpx.Response (not str): the headers tell which deployment answered.
+            raw = await client.post(
+                "/chat/completions", body=body, cast_to=httpx.Response, options=options
+            )
         except (
             openai.AuthenticationError,
             openai.PermissionDeniedError,
@@ -200,17 +279,25 @@ class OpenAIProvider:
         except openai.APIConnectionError:
             return self._failed(start, f"could not connect to {self.endpoint.host}")
         except openai.APIStatusError as exc:
-            message = exc.body.get("message") if isinstance(exc.body, dict) else None
-            detail = self._scrub(one_line(str(message or exc.message)))
+            detail = self._detail(exc)
             retried = exc.status_code in _RETRIED_STATUSES or exc.status_code >= 500
+            if not retried:
+                stop = self._refused(exc.status_code, detail, request.model)
+                if stop is not None:
+                    raise stop from None
             return self._failed(start, f"HTTP {exc.status_code}: {detail}", retried=retried)
         except openai.APIError as exc:
             return self._failed(start, self._scrub(one_line(str(exc))), retried=False)
         latency_ms = (time.perf_counter() - start) * 1000
         try:
-            return self._parse(json.loads(raw), request, latency_ms)
+            completion = self._parse(json.loads(raw.text), request, latency_ms)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError):
             return Completion(error="malformed chat-completion response", latency_ms=latency_ms)
+        self._answered = True
+        served_by = raw.headers.get(_SERVED_BY_HEADER)
+        if served_by and completion.ok:
+            completion = completion.model_copy(update={"response_model": served_by})
+        return completion
 
     def _failed(self, start: float, reason: str, *, retried: bool = True) -> Completion:
         retries = f" (after {self._retries} retries)" if retried and self._retries else ""

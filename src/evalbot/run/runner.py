@@ -19,11 +19,16 @@ from typing import Any
 import numpy as np
 
 from evalbot.config import ModelConfig
-from evalbot.errors import CacheMissError, EvalbotError, ProviderError
+from evalbot.errors import CacheMissError, EvalbotError, ProviderError, UserError
 from evalbot.records import Completion, Message, ModelRequest, Usage
 from evalbot.run.cache import ResponseCache, cacheable, request_key
 from evalbot.run.exec_provider import ExecProvider
-from evalbot.run.openai_provider import OpenAIClients, OpenAIProvider, resolve_endpoint
+from evalbot.run.openai_provider import (
+    DEFAULT_MAX_RETRIES,
+    OpenAIClients,
+    OpenAIProvider,
+    resolve_endpoint,
+)
 from evalbot.run.providers import MockProvider, Provider
 from evalbot.run.python_provider import PythonProvider, WorkerPool
 
@@ -122,7 +127,7 @@ class ModelRunner:
         offline: bool = False,
         env: Mapping[str, str] | None = None,
         allowed_hosts: Sequence[str] | None = None,
-        max_retries: int = 4,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         max_cost_usd: float | None = None,
     ) -> None:
         self.cache = cache
@@ -260,9 +265,14 @@ class ModelRunner:
                     hint="raise --max-cost-usd (action input max-cost-usd) or run fewer suites",
                 )
                 raise self._fatal
+            # Counted as sent before the call: a call cancelled by a fatal stop elsewhere, or
+            # the one that raised it, still reached the endpoint.
+            self._count_attempt(counters)
             try:
                 completion = await provider.complete(request)
             except EvalbotError as exc:
+                if isinstance(exc, UserError):  # e.g. no key: refused before sending
+                    self._count_attempt(counters, -1)
                 self._fatal = exc
                 raise
         self._count_sent(counters, completion)
@@ -273,10 +283,12 @@ class ModelRunner:
             self.cache.put(request, completion, scope=provider.scope)
         return completion
 
+    def _count_attempt(self, counters: _Counters, n: int = 1) -> None:
+        self.sent += n
+        counters.sent += n
+
     def _count_sent(self, counters: _Counters, completion: Completion) -> None:
-        self.sent += 1
         counters.requests += 1
-        counters.sent += 1
         counters.errors += not completion.ok
         counters.input_tokens += completion.input_tokens
         counters.output_tokens += completion.output_tokens

@@ -34,12 +34,30 @@ __all__ = [
     "compose_yaml",
     "load_json",
     "load_yaml",
+    "scrub_surrogates",
 ]
 
 MAX_DEPTH = 64
 """Deepest nesting of lists and mappings accepted in any YAML or JSON evalbot reads."""
 MAX_YAML_NODES = 2_000_000
 """Scalars, lists and mappings in one YAML document (a large golden set has a few 100,000)."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u[dD][89a-fA-F]|U0000[dD][89a-fA-F])")
+"""A JSON or YAML escape of a UTF-16 surrogate: the only way one gets into parsed text."""
+
+
+def scrub_surrogates(value: Any) -> Any:
+    """Replace lone UTF-16 surrogates (which UTF-8 cannot encode) by U+FFFD in a string, or in
+    every string of lists and mappings (depth is already capped by the loaders)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [scrub_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {scrub_surrogates(k): scrub_surrogates(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -103,9 +121,10 @@ def compose_yaml(
             return None, None
         loader = yaml.SafeLoader("")
         try:
-            return loader.construct_document(node), node
+            data = loader.construct_document(node)
         finally:
             loader.dispose()
+        return (scrub_surrogates(data) if _SURROGATE_ESCAPE.search(text) else data), node
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = str(getattr(exc, "problem", None) or exc)
@@ -138,7 +157,7 @@ def load_json(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     if _json_too_deep(text, max_depth):
         raise ParseProblem(f"invalid JSON: nested more than {max_depth} levels deep")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParseProblem(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", exc.lineno
@@ -148,3 +167,4 @@ def load_json(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     except ValueError:  # Python's int-string conversion limit (sys.get_int_max_str_digits)
         limit = sys.get_int_max_str_digits()
         raise ParseProblem(f"invalid JSON: a number has more than {limit} digits") from None
+    return scrub_surrogates(data) if _SURROGATE_ESCAPE.search(text) else data

@@ -86,7 +86,9 @@ class Reporter(Protocol):
 
     def short_description(self, result: RunResult) -> str: ...
 
-    def write_outputs(self, result: RunResult, out_dir: Path, *, check_name: str) -> None: ...
+    def write_outputs(
+        self, result: RunResult, out_dir: Path, *, check_name: str, root: Path | None = None
+    ) -> None: ...
 
 
 def default_reporter() -> Reporter:

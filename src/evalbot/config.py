@@ -254,7 +254,7 @@ def parse_yaml(text: str, *, label: str, max_bytes: int = MAX_CONFIG_BYTES) -> A
             exc.reason.removeprefix("invalid YAML: "),
             file=label,
             line=exc.line,
-            hint="fix the YAML (see docs/config.md)",
+            hint="see docs/config.md",
         ) from None
 
 

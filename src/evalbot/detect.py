@@ -128,7 +128,7 @@ def select_suites(
     config_path: str,
     requested: Sequence[str] = (),
     run_all: bool = False,
-    budget_s: float = DETECTION_BUDGET_S,
+    budget_s: float | None = None,
 ) -> list[SuiteSelection]:
     """Decide, per head suite, whether it runs and list the reasons (changed paths or events).
 
@@ -148,6 +148,7 @@ def select_suites(
     for change in changes:
         changed.extend(change.paths())
     changed_set = set(changed)
+    budget_s = DETECTION_BUDGET_S if budget_s is None else budget_s
     deadline = time.monotonic() + budget_s
 
     selections: list[SuiteSelection] = []

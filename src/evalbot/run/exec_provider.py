@@ -133,7 +133,7 @@ class ExecProvider:
         text = out.decode("utf-8", errors="replace")
         try:
             parsed = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or JSON evalbot will not decode
             parsed = None
         if isinstance(parsed, dict) and "output" in parsed:
             return completion_from_app(

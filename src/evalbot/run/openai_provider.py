@@ -242,7 +242,7 @@ class OpenAIProvider:
         latency_ms = (time.perf_counter() - start) * 1000
         try:
             return self._parse(json.loads(raw), request, latency_ms)
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError, RecursionError):
             return Completion(error="malformed chat-completion response", latency_ms=latency_ms)
 
     def _failed(self, start: float, reason: str, *, retried: bool = True) -> Completion:

@@ -103,7 +103,7 @@ class _Worker:
             raise _WorkerGone(f"worker exited with code {code}: {one_line(last)}")
         try:
             return json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, too deep, a number too long
             raise _WorkerGone("worker wrote something other than a JSON line") from None
 
     async def call(self, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:

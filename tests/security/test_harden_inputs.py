@@ -36,58 +36,65 @@ def test_work_tree_symlink_inside_the_repository_still_works(tmp_path: Path, cap
     assert main(["run", "-C", str(repo.root), "--out", str(tmp_path / "out"), "-q"]) == 0
 
 
-def test_committed_symlink_blob_is_not_read_at_a_revision(tmp_path: Path):
+def test_committed_symlink_blob_is_not_read_at_a_revision(tmp_path: Path, capsys):
     repo = make_repo(tmp_path)
     repo.branch("pr")
     os.symlink("/proc/self/environ", repo.root / "prompts" / "x.md")
     repo.commit({"evalbot.yml": config(prompt="prompts/x.md")}, "link the prompt")
-    run = evalbot(repo, "diff", "--base", "main", "--head", "HEAD", "--out", "out")
-    assert run.code == 2, run.stdout + run.stderr
-    [line] = error_lines(run.stderr)
+    args = ["diff", "-C", str(repo.root), "--base", "main", "--head", "HEAD"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    [line] = error_lines(capsys.readouterr().err)
     assert "HEAD:prompts/x.md" in line and "symbolic link" in line
 
 
 @pytest.mark.parametrize("link", ["evalbot-results", ".evalbot"])
-def test_committed_symlinked_output_directory_is_refused(tmp_path: Path, link: str):
+def test_committed_symlinked_output_directory_is_refused(
+    tmp_path: Path, capsys, monkeypatch, link: str
+):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     repo = make_repo(tmp_path)
     os.symlink(elsewhere, repo.root / link)
     repo.commit({}, "link the results directory away")
+    monkeypatch.chdir(repo.root)  # --out is relative, as by default
     out = "evalbot-results" if link == "evalbot-results" else ".evalbot/results"
-    run = evalbot(repo, "run", "--out", out)
-    assert run.code == 2, run.stdout + run.stderr
-    [line] = error_lines(run.stderr)
+    assert main(["run", "--out", out]) == 2
+    [line] = error_lines(capsys.readouterr().err)
     assert link in line and "symbolic link" in line
     assert list(elsewhere.iterdir()) == []
 
 
-def test_cli_output_in_github_actions_cannot_issue_workflow_commands(tmp_path: Path):
+def test_cli_output_in_github_actions_cannot_issue_workflow_commands(
+    tmp_path: Path, capsys, monkeypatch
+):
     forged = "::error title=evalbot::all evals passed"
     text = config() + json.dumps(f"x\n{forged}") + ": 1\n"  # a key holding a newline
     repo = make_repo(tmp_path, **{"evalbot.yml": text})
-    run = evalbot(repo, "validate", env={"GITHUB_ACTIONS": "true"})
-    assert run.code == 2
-    lines = run.stdout.splitlines()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert main(["validate", "-C", str(repo.root)]) == 2
+    run = capsys.readouterr()
+    lines = run.out.splitlines()
     assert lines[0].startswith("::stop-commands::")
     token = lines[0].removeprefix("::stop-commands::")
     assert len(token) >= 32 and token not in text
     assert lines[-1] == f"::{token}::"
     # Nothing between could resume processing, and no printed line is a live command.
     assert all(line != f"::{token}::" for line in lines[1:-1])
-    assert forged in run.stdout  # it is shown, inside the stopped region
-    assert not any(line.startswith("::error") for line in run.stderr.splitlines())
+    assert forged in run.out  # it is shown, inside the stopped region
+    assert not any(line.startswith("::error") for line in run.err.splitlines())
 
 
 def test_error_line_is_one_line_with_commands_broken_up(tmp_path: Path):
     forged = "::error title=evalbot::all evals passed"
     text = config() + json.dumps(f"x\n{forged}") + ": 1\n"
     repo = make_repo(tmp_path, **{"evalbot.yml": text})
+    # A real process: stdout and stderr as the runner reads them.
     run = evalbot(repo, "run", "--out", "out", env={"GITHUB_ACTIONS": "true"})
     assert run.code == 2
     [line] = error_lines(run.stderr)
     assert "evalbot.yml" in line and "::error" not in line
     assert not any(x.startswith("::error") for x in run.stderr.splitlines())
+    assert run.stdout.startswith("::stop-commands::")
 
 
 def test_five_thousand_digit_number_in_a_golden_set_is_a_usage_error(tmp_path: Path, capsys):

@@ -167,7 +167,9 @@ APP = (
 
 
 @pytest.mark.parametrize("provider", ["exec", "python"])
-def test_oversized_code_provider_answer_is_one_example_error(tmp_path: Path, provider: str):
+def test_oversized_code_provider_answer_is_one_example_error(
+    tmp_path: Path, provider: str, monkeypatch
+):
     if provider == "exec":
         model = {"provider": "exec", "command": [sys.executable, "answer.py"]}
     else:
@@ -181,8 +183,8 @@ def test_oversized_code_provider_answer_is_one_example_error(tmp_path: Path, pro
             "evals/g.jsonl": _golden("big"),
         },
     )
-    run = evalbot(repo, "run", "--out", "out", "-q")
-    assert run.code == 0, run.stdout + run.stderr
+    monkeypatch.chdir(repo.root)
+    assert main(["run", "--out", "out", "-q"]) == 0
     head = _head(repo.root / "out")
     output = head["outputs"][head["example_ids"].index(EVIL)][0]
     assert "larger than 16 MiB" in output["error"]

@@ -10,7 +10,6 @@ import hashlib
 import re
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalbot.errors import ConfigError
@@ -31,7 +30,6 @@ __all__ = [
     "load_model_config",
     "parse_yaml",
     "sha256_text",
-    "yaml_problem",
 ]
 
 DEFAULT_CONFIG_PATH = "evalbot.yml"
@@ -235,13 +233,6 @@ class EvalbotConfig(_Strict):
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def yaml_problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
-    """PyYAML's error as (what is wrong, 1-based line) for a one-line message."""
-    mark = getattr(exc, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    return str(getattr(exc, "problem", None) or exc), line
 
 
 def parse_yaml(text: str, *, label: str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:

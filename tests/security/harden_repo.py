@@ -56,8 +56,8 @@ class Run:
 
 def evalbot(repo: Repo, *args: str, env: dict[str, str] | None = None) -> Run:
     """``python -m evalbot ARGS`` in the repository, as a user or a workflow step runs it."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
-    full_env.pop("GITHUB_ACTIONS", None) if env is None or "GITHUB_ACTIONS" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}  # CI sets it
+    full_env.update({"PYTHONPATH": str(ROOT / "src"), **(env or {})})
     proc = subprocess.run(
         [sys.executable, "-m", "evalbot", *args],
         cwd=repo.root,

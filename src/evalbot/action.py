@@ -290,7 +290,9 @@ def _outcome(
                 _options(settings, base, head), event=event, env=env, diff=diff, commands=commands
             )
         if rewritten:
-            reporter.write_outputs(result, settings.out_dir, check_name=settings.check_name)
+            reporter.write_outputs(
+                result, settings.out_dir, check_name=settings.check_name, root=settings.workspace
+            )
         return result, exit_code_for_verdict(result.verdict)
     except EvalbotError as exc:
         annotate_error(commands, exc, title=settings.check_name)
@@ -303,7 +305,9 @@ def _outcome(
         error, code = exc, EXIT_ERROR
     result = _error_result(error, settings=settings, head=event.head_sha, started=started)
     try:
-        reporter.write_outputs(result, settings.out_dir, check_name=settings.check_name)
+        reporter.write_outputs(
+            result, settings.out_dir, check_name=settings.check_name, root=settings.workspace
+        )
     except Exception as exc:  # the check matters more than the files
         commands.warning(f"could not write {settings.out_dir}: {exc!r}")
     return result, code

@@ -27,6 +27,7 @@ from evalbot import __version__
 from evalbot.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
 from evalbot.config import MetricConfig, SuiteConfig, load_config, load_model_config, sha256_text
 from evalbot.errors import ConfigError, InputError, UserError
+from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example
 
 __all__ = [
@@ -100,9 +101,10 @@ def load_labels(path: Path, *, metric: str | None = None) -> list[LabelledOutput
         if not raw.strip():
             continue
         try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON: {exc.msg}", file=label, line=number) from exc
+            row = load_json(raw)
+        except ParseProblem as exc:
+            reason = exc.reason.removeprefix("invalid JSON: ")
+            raise InputError(f"not JSON: {reason}", file=label, line=number) from None
         if not isinstance(row, dict):
             raise InputError("expected a JSON object", file=label, line=number)
         if metric is not None and row.get("metric") not in (None, metric):

@@ -7,11 +7,13 @@ mistake prints one line and exits 2, an evaluation failure exits 3; no traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import secrets
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from evalbot import __version__
@@ -80,6 +82,11 @@ def _repo(path: Path) -> Path:
     return path.resolve()
 
 
+def _out(path: Path) -> Path:
+    # Absolute without resolving links: the pipeline refuses a symlinked results directory.
+    return Path(os.path.abspath(path))
+
+
 def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
     repo = _repo(args.repo)
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
@@ -88,7 +95,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         base=base,
         head=head,
         config_path=args.config,
-        out_dir=args.out.resolve(),
+        out_dir=_out(args.out),
         suites=tuple(args.suite),
         run_all=getattr(args, "all", False),
         offline=args.offline,
@@ -136,7 +143,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     options = DiffOptions(
         repo_root=Path(".").resolve(),
         base=None,
-        out_dir=args.out.resolve(),
+        out_dir=_out(args.out),
         check_name=args.check_name,
     )
     args.quiet = False
@@ -226,13 +233,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help / --version exit 0, usage errors exit 2
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
+    # ``action`` and ``publish`` write workflow commands on purpose and guard what they echo.
+    guarded = args.command not in ("action", "publish")
+    with _workflow_commands_stopped(enabled=guarded):
+        return _run(handler, args)
+
+
+@contextlib.contextmanager
+def _workflow_commands_stopped(*, enabled: bool) -> Iterator[None]:
+    """Inside GitHub Actions, a line of output starting with ``::`` is a workflow command
+    (``::error::``, ``::add-mask::``, ``::stop-commands::``...). The CLI prints text a PR or a
+    model wrote (config keys in error messages, notes, outputs), so command processing is
+    stopped, under a random token, for as long as it runs."""
+    if not enabled or os.environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", flush=True)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        print(f"::{token}::", flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one line, with ``::`` broken up (see ``report.escape.plain``)."""
+    from evalbot.report.escape import plain
+
+    return plain(str(exc), limit=2000)
+
+
+def _run(handler: Handler, args: argparse.Namespace) -> int:
     try:
         return handler(args)
     except UserError as exc:
-        print(f"evalbot: error: {exc}", file=sys.stderr)
+        print(f"evalbot: error: {_one_line(exc)}", file=sys.stderr)
         return exit_code_for(exc)
     except EvalbotError as exc:
-        print(f"evalbot: evaluation could not be completed: {exc}", file=sys.stderr)
+        print(f"evalbot: evaluation could not be completed: {_one_line(exc)}", file=sys.stderr)
         return exit_code_for(exc)
     except KeyboardInterrupt:
         print("evalbot: interrupted", file=sys.stderr)

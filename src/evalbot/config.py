@@ -10,10 +10,10 @@ import hashlib
 import re
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalbot.errors import ConfigError
+from evalbot.parsing import ParseProblem, check_size, load_yaml
 from evalbot.tree import FileTree
 
 __all__ = [
@@ -30,10 +30,13 @@ __all__ = [
     "load_model_config",
     "parse_yaml",
     "sha256_text",
-    "yaml_problem",
 ]
 
 DEFAULT_CONFIG_PATH = "evalbot.yml"
+MAX_CONFIG_BYTES = 1024 * 1024
+"""evalbot.yml and model configs are small; anything larger is refused unread."""
+MAX_WATCH_GLOBS = 100
+MAX_GLOB_CHARS = 256
 
 BUILTIN_METRICS: dict[str, str] = {
     "latency_ms": "mean latency per call (lower is better)",
@@ -71,7 +74,8 @@ class ModelConfig(_Strict):
     """``python`` provider: ``module:function`` of the user's own app."""
     command: list[str] | None = None
     """``exec`` provider: argv of a command speaking JSON on stdin/stdout."""
-    timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
+    """Per call; finite and at most an hour, so a PR cannot make a call wait forever."""
 
     @field_validator("base_url_env", "api_key_env")
     @classmethod
@@ -170,6 +174,19 @@ class SuiteConfig(_Strict):
             raise ValueError(f"suite name {value!r}: use letters, digits, '_', '-', '.'")
         return value
 
+    @field_validator("watch")
+    @classmethod
+    def _watch_bounded(cls, value: list[str]) -> list[str]:
+        # Detection runs before any check is posted: keep its work bounded whatever the PR says.
+        if len(value) > MAX_WATCH_GLOBS:
+            raise ValueError(f"{len(value)} watch globs; at most {MAX_WATCH_GLOBS} are allowed")
+        for pattern in value:
+            if not pattern or len(pattern) > MAX_GLOB_CHARS:
+                raise ValueError(
+                    f"watch glob {pattern[:40]!r}: use 1 to {MAX_GLOB_CHARS} characters"
+                )
+        return value
+
     @model_validator(mode="after")
     def _thresholds_name_metrics(self) -> SuiteConfig:
         names = [m.name for m in self.metrics]
@@ -221,19 +238,18 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def yaml_problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
-    """PyYAML's error as (what is wrong, 1-based line) for a one-line message."""
-    mark = getattr(exc, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    return str(getattr(exc, "problem", None) or exc), line
-
-
-def parse_yaml(text: str, *, label: str) -> Any:
+def parse_yaml(text: str, *, label: str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
+    """A config file through the shared safe loader (no aliases, bounded size and depth)."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem, line = yaml_problem(exc)
-        raise ConfigError(problem, file=label, line=line, hint="fix the YAML syntax") from exc
+        check_size(text, max_bytes=max_bytes, what="the file")
+        return load_yaml(text)
+    except ParseProblem as exc:
+        raise ConfigError(
+            exc.reason.removeprefix("invalid YAML: "),
+            file=label,
+            line=exc.line,
+            hint="see docs/config.md",
+        ) from None
 
 
 def _locate(text: str, loc: tuple[Any, ...]) -> int | None:

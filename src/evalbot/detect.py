@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,7 +12,10 @@ from evalbot.errors import ConfigError
 from evalbot.git import Change
 from evalbot.score.base import JUDGED_TYPES
 
-__all__ = ["SuiteSelection", "glob_match", "select_suites"]
+__all__ = ["DETECTION_BUDGET_S", "SuiteSelection", "glob_match", "select_suites"]
+
+DETECTION_BUDGET_S = 30.0
+"""Change detection runs before any check is posted: past this, the run stops with exit 2."""
 
 
 @dataclass
@@ -32,37 +35,81 @@ class SuiteSelection:
         return self.base_suite is None
 
 
-@functools.lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
+# Glob tokens: a literal character, or one of these.
+_ANY_CHAR, _ANY_IN_DIR, _ANY, _ANY_DIRS = "?", "*", "**", "**/"
+
+
+@functools.lru_cache(maxsize=1024)
+def _glob_tokens(pattern: str) -> tuple[str, ...]:
+    tokens: list[str] = []
     i = 0
     while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
+        for token in (_ANY_DIRS, _ANY, _ANY_IN_DIR, _ANY_CHAR):
+            if pattern.startswith(token, i):
+                break
         else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+            token = pattern[i]
+        i += len(token)
+        if not (token in (_ANY, _ANY_IN_DIR) and tokens and tokens[-1] == token):
+            tokens.append(token)  # "****" is "**": repeats add nothing (but states)
+    return tuple(tokens)
+
+
+def _closure(states: set[int], tokens: tuple[str, ...]) -> set[int]:
+    """Add the positions reachable without consuming a character (a wildcard may be empty)."""
+    todo = [state for state in states if state >= 0]
+    while todo:
+        state = todo.pop()
+        wildcard = state < len(tokens) and tokens[state] in (_ANY, _ANY_IN_DIR, _ANY_DIRS)
+        if wildcard and state + 1 not in states:
+            states.add(state + 1)
+            todo.append(state + 1)
+    return states
+
+
+def _glob_fullmatch(path: str, tokens: tuple[str, ...]) -> bool:
+    """Simulate the glob as an NFA over the set of positions in the pattern: time is
+    O(len(path) x len(pattern)) whatever the pattern (a backtracking regex is exponential in the
+    number of ``**``). Position ``i`` is "before token i"; ``-1 - i`` is "inside the ``**/`` at
+    i", which may only be left through a ``/``."""
+    states = _closure({0}, tokens)
+    for char in path:
+        following: set[int] = set()
+        for state in states:
+            inside = state < 0
+            index = -1 - state if inside else state
+            if index == len(tokens):
+                continue
+            token = tokens[index]
+            if token == _ANY or (token == _ANY_IN_DIR and char != "/"):
+                following.add(index)
+            elif token == _ANY_DIRS:
+                following.add(-1 - index)
+                if char == "/":
+                    following.add(index + 1)
+            elif not inside and ((token == _ANY_CHAR and char != "/") or token == char):
+                following.add(index + 1)
+        if not following:
+            return False
+        states = _closure(following, tokens)
+    return len(tokens) in states
 
 
 def glob_match(path: str, pattern: str) -> bool:
-    """Git-style glob: ``*`` stays within a directory, ``**`` crosses directories.
+    """Git-style glob: ``*`` stays within a directory, ``**`` crosses directories, ``**/``
+    matches zero or more whole directories.
 
     A pattern ending in ``/`` matches everything below that directory.
     """
     if pattern.endswith("/"):
         pattern += "**"
-    return bool(_glob_regex(pattern.removeprefix("./")).match(path))
+    pattern = pattern.removeprefix("./")
+    literal = pattern.split("*", 1)[0].split("?", 1)[0]
+    if not path.startswith(literal):
+        return False
+    if pattern == literal + "**":  # the common "src/app/**"
+        return True
+    return _glob_fullmatch(path, _glob_tokens(pattern))
 
 
 def _uses_judge(suite: SuiteConfig) -> bool:
@@ -81,6 +128,7 @@ def select_suites(
     config_path: str,
     requested: Sequence[str] = (),
     run_all: bool = False,
+    budget_s: float | None = None,
 ) -> list[SuiteSelection]:
     """Decide, per head suite, whether it runs and list the reasons (changed paths or events).
 
@@ -100,6 +148,8 @@ def select_suites(
     for change in changes:
         changed.extend(change.paths())
     changed_set = set(changed)
+    budget_s = DETECTION_BUDGET_S if budget_s is None else budget_s
+    deadline = time.monotonic() + budget_s
 
     selections: list[SuiteSelection] = []
     for suite in head.suites:
@@ -123,10 +173,20 @@ def select_suites(
                 if judge is not None:
                     files.add(judge.model)
         selection.reasons.extend(sorted(files & changed_set))
+        listed = set(selection.reasons)
         for pattern in suite.watch:
-            selection.reasons.extend(
-                p for p in changed if glob_match(p, pattern) and p not in selection.reasons
-            )
+            for path in changed:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"change detection took longer than {budget_s:g}s "
+                        f"({len(changed)} changed paths against the watch globs of suite "
+                        f"{suite.name!r})",
+                        file=config_path,
+                        hint="use fewer or simpler watch globs",
+                    )
+                if path not in listed and glob_match(path, pattern):
+                    selection.reasons.append(path)
+                    listed.add(path)
         if (
             config_path in changed_set
             and base_suite is not None

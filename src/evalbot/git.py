@@ -104,6 +104,16 @@ class Git:
         raw = self._run("ls-tree", "-r", "-z", "--name-only", rev).stdout.decode("utf-8", "replace")
         return [p for p in raw.split("\0") if p]
 
+    def symlinks(self, rev: str) -> set[str]:
+        """Paths that are symbolic links (mode 120000) at ``rev``."""
+        raw = self._run("ls-tree", "-r", "-z", rev).stdout.decode("utf-8", "replace")
+        links = set()
+        for entry in raw.split("\0"):
+            meta, _, path = entry.partition("\t")
+            if meta.startswith("120000 "):
+                links.add(path)
+        return links
+
     def show_bytes(self, rev: str, path: str) -> bytes:
         return self._run("show", f"{rev}:{path}", binary=True).stdout
 

@@ -106,9 +106,21 @@ def _quiet_pygithub() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _same_login(a: str, b: str) -> bool:
-    # REST says "github-actions[bot]", GraphQL says "github-actions": compare without the suffix.
-    return a.lower().removesuffix("[bot]") == b.lower().removesuffix("[bot]")
+def _is_author(user: Any, login: str) -> bool:
+    """Whether ``user`` (a comment's author) is the account ``login`` names.
+
+    REST names Actions' bot ``github-actions[bot]`` and GraphQL ``github-actions``, so the
+    ``[bot]`` suffix alone does not tell identities apart; the account type does. A bot login
+    matches only a ``Bot`` author of the same name, a user login only that exact user: a person
+    who registered ``evalbot-app`` is not the ``evalbot-app[bot]`` App.
+    """
+    if user is None or not user.login:
+        return False
+    ours_is_bot = login.lower().endswith("[bot]")
+    theirs_is_bot = user.type == "Bot" or user.login.lower().endswith("[bot]")
+    if ours_is_bot != theirs_is_bot:
+        return False
+    return user.login.lower().removesuffix("[bot]") == login.lower().removesuffix("[bot]")
 
 
 def _normalised(body: str) -> str:
@@ -149,7 +161,7 @@ class GitHubPublisher:
                 body = comment.body or ""
                 if body.split("\n", 1)[0].strip() != marker:
                     continue
-                if comment.user is not None and _same_login(comment.user.login, login):
+                if _is_author(comment.user, login):
                     return comment
         return None
 
@@ -239,28 +251,39 @@ class GitHubPublisher:
         return pull
 
     def find_open_pull(
-        self, head_sha: str, *, numbers: tuple[int, ...], head_label: str | None
+        self,
+        head_sha: str,
+        *,
+        numbers: tuple[int, ...],
+        head_repository: str | None,
+        head_branch: str | None,
     ) -> PullRequest | None:
-        """The open PR whose head is ``head_sha``: by number when the event lists it, else by
-        ``GET /commits/{sha}/pulls``, else by ``GET /pulls?head=owner:branch`` (fork PRs are
-        missing from ``workflow_run.pull_requests``)."""
+        """The open PR of a ``workflow_run``: its head must be exactly the run's head repository,
+        branch *and* commit (another PR, say a fork's, may point at the same commit). Looked up
+        by number when the event lists it, else by ``GET /pulls?head=owner:branch`` (fork PRs
+        are missing from ``workflow_run.pull_requests``)."""
+        if not (head_repository and head_branch):
+            return None  # a deleted fork: nothing to match exactly, so nothing to post on
 
         def matches(pull: PullRequest) -> bool:
-            return pull.head.sha == head_sha and pull.state == "open"
+            repo = pull.head.repo
+            return (
+                pull.state == "open"
+                and pull.head.sha == head_sha
+                and pull.head.ref == head_branch
+                and repo is not None
+                and repo.full_name.lower() == head_repository.lower()
+            )
 
         for number in numbers:
             pull = self.get_pull(number)
             if matches(pull):
                 return pull
-        with _translated(f"list pull requests of commit {head_sha[:12]}"):
-            for pull in self.repo.get_commit(head_sha).get_pulls():
+        label = f"{head_repository.split('/')[0]}:{head_branch}"
+        with _translated(f"list pull requests of {label}"):
+            for pull in self.repo.get_pulls(state="open", head=label):
                 if matches(pull):
                     return pull
-        if head_label:
-            with _translated(f"list pull requests of {head_label}"):
-                for pull in self.repo.get_pulls(state="open", head=head_label):
-                    if matches(pull):
-                        return pull
         return None
 
     def has_result(self, head_sha: str, *, name: str, mode: str) -> bool:
@@ -280,3 +303,14 @@ class GitHubPublisher:
                     for st in self.repo.get_commit(head_sha).get_statuses()
                 )
         return False
+
+    def same_repository_pulls(self, head_sha: str) -> list[int]:
+        """Open PRs whose head branch is in this repository and at ``head_sha``."""
+        found: list[int] = []
+        with _translated(f"list pull requests of commit {head_sha[:12]}"):
+            for pull in self.repo.get_commit(head_sha).get_pulls():
+                repo = pull.head.repo
+                same = repo is not None and repo.full_name.lower() == self.repository.lower()
+                if same and pull.state == "open" and pull.head.sha == head_sha:
+                    found.append(pull.number)
+        return found

@@ -18,16 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from evalbot.config import yaml_problem
 from evalbot.errors import InputError
+from evalbot.parsing import ParseProblem, check_size, compose_yaml, load_json
 from evalbot.records import Example
 from evalbot.tree import FileTree
 
 __all__ = ["RESERVED_KEYS", "SUPPORTED_EXTENSIONS", "GoldenSet", "derive_id", "load_golden"]
 
 RESERVED_KEYS = ("id", "expected", "group", "context", "metadata")
+MAX_GOLDEN_BYTES = 256 * 1024 * 1024
 
 _FORMATS = {
     ".jsonl": "jsonl",
@@ -97,6 +96,10 @@ def load_golden(tree: FileTree, path: str) -> GoldenSet:
             "golden set not found", file=label, hint="check the suite's 'dataset' path"
         )
     raw = tree.read_text(path)
+    try:
+        check_size(raw, max_bytes=MAX_GOLDEN_BYTES, what="the golden set")
+    except ParseProblem as exc:
+        raise InputError(str(exc), file=label, hint="split it into several suites") from None
     text = raw.removeprefix("\ufeff")  # spreadsheet exports often start with a BOM
     rows = {"jsonl": _jsonl_rows, "csv": _csv_rows, "yaml": _yaml_rows, "json": _json_rows}[fmt]
     examples: list[Example] = []
@@ -129,10 +132,10 @@ def _jsonl_rows(text: str, label: str) -> Iterator[_Row]:
         if not raw.strip():
             continue
         try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            row = load_json(raw)
+        except ParseProblem as exc:
             raise InputError(
-                f"invalid JSON: {exc.msg} (column {exc.colno})",
+                exc.reason.replace(f"(line {exc.line}, ", "("),
                 file=label,
                 line=number,
                 hint=_ROW_HINT,
@@ -143,12 +146,12 @@ def _jsonl_rows(text: str, label: str) -> Iterator[_Row]:
 
 def _json_rows(text: str, label: str) -> Iterator[_Row]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = load_json(text)
+    except ParseProblem as exc:
         raise InputError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})",
+            exc.reason,
             file=label,
-            line=exc.lineno,
+            line=exc.line,
             hint="a .json golden set is one list of objects; for one object per line use .jsonl",
         ) from None
     if not isinstance(data, list):
@@ -165,14 +168,12 @@ def _json_rows(text: str, label: str) -> Iterator[_Row]:
 
 def _yaml_rows(text: str, label: str) -> Iterator[_Row]:
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        problem, line = yaml_problem(exc)
+        data, node = compose_yaml(text)
+    except ParseProblem as exc:
         raise InputError(
-            f"invalid YAML: {problem}",
+            exc.reason,
             file=label,
-            line=line,
+            line=exc.line,
             hint="fix the YAML syntax; a golden set is a list of mappings",
         ) from None
     if data is None:
@@ -296,11 +297,12 @@ def _parse_csv_cells(row: dict[str, str], *, where: str, at: dict[str, Any]) -> 
         if not isinstance(cell, str) or cell.strip()[:1] not in ("[", "{"):
             continue
         try:
-            out[key] = json.loads(cell)
-        except json.JSONDecodeError as exc:
+            out[key] = load_json(cell)
+        except ParseProblem as exc:
             if key == "metadata":
+                reason = exc.reason.removeprefix("invalid JSON: ")
                 raise InputError(
-                    f"{where}: 'metadata' is not valid JSON: {exc.msg}",
+                    f"{where}: 'metadata' is not valid JSON: {reason}",
                     **at,
                     hint='write metadata as a JSON object, e.g. {"source": "faq"}',
                 ) from None

@@ -30,6 +30,7 @@ from evalbot.records import (
 from evalbot.report import write_outputs
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
+from evalbot.safe_paths import safe_output_dir
 from evalbot.suite import finish_suite, generate_suite, prepare_suite, sum_usage
 from evalbot.tree import FileTree, GitTree, WorkTree
 
@@ -77,12 +78,13 @@ def _finish(
     result = result.model_copy(
         update={"finished_at": _now(), "usage": usage, "judge_usage": judge_usage}
     )
-    write_outputs(result, options.out_dir, check_name=options.check_name)
+    write_outputs(result, options.out_dir, check_name=options.check_name, root=options.repo_root)
     return result
 
 
 def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
     """Detect, evaluate both sides, test, report. Writes results before raising any error."""
+    safe_output_dir(options.out_dir, root=options.repo_root)  # refused before any work
     git = Git(options.repo_root)
     head_tree: FileTree = (
         WorkTree(options.repo_root, git=git) if options.head is None else GitTree(git, options.head)

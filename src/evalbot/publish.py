@@ -46,6 +46,7 @@ __all__ = [
     "Reporter",
     "annotate_error",
     "annotations_for",
+    "artifact_headline",
     "default_reporter",
     "finish_step",
     "headline",
@@ -85,7 +86,9 @@ class Reporter(Protocol):
 
     def short_description(self, result: RunResult) -> str: ...
 
-    def write_outputs(self, result: RunResult, out_dir: Path, *, check_name: str) -> None: ...
+    def write_outputs(
+        self, result: RunResult, out_dir: Path, *, check_name: str, root: Path | None = None
+    ) -> None: ...
 
 
 def default_reporter() -> Reporter:
@@ -122,6 +125,32 @@ def headline(result: RunResult, reporter: Reporter) -> str:
     if result.verdict == "neutral" and result.summary:
         return _clip(result.summary, STATUS_DESCRIPTION_LIMIT)
     return _clip(reporter.short_description(result), STATUS_DESCRIPTION_LIMIT)
+
+
+_ARTIFACT_VERDICTS = {
+    "pass": "Passed",
+    "fail": "Failed",
+    "error": "Evaluation error",
+    "neutral": "Not evaluated",
+}
+
+
+def artifact_headline(result: RunResult, *, fork: bool) -> str:
+    """The check title for results read from an artifact: built from counts and the verdict
+    only. The artifact's free text (summary, notes, names) is whatever its workflow run wrote,
+    which a fork controls, so none of it becomes a title."""
+    regressions = sum(1 for s in result.suites for c in s.comparisons if c.gate == GateStatus.FAIL)
+    crossed = sum(1 for s in result.suites for a in s.absolute if not a.passed)
+    evaluated = sum(1 for s in result.suites if s.status != SuiteStatus.SKIPPED)
+    parts = [f"{evaluated} suite(s) evaluated"]
+    if regressions:
+        parts.append(f"{regressions} regression(s)")
+    if crossed:
+        parts.append(f"{crossed} threshold(s) crossed")
+    text = f"{_ARTIFACT_VERDICTS[result.verdict]}: {', '.join(parts)}"
+    if fork:
+        text = f"Unverified (fork's workflow run). {text}"
+    return _clip(text, STATUS_DESCRIPTION_LIMIT)
 
 
 def _fmt(value: float | None) -> str:
@@ -193,9 +222,11 @@ def publish_result(
     publisher: GitHubPublisher | None,
     reporter: Reporter,
     commands: WorkflowCommands,
+    title: str | None = None,
 ) -> PublishReport:
     """Post the sticky comment and the check. A 401/403 becomes a warning; any other API
-    failure is raised as ``PublishError`` after both have been attempted."""
+    failure is raised as ``PublishError`` after both have been attempted. ``title`` replaces
+    the headline built from the result (``evalbot publish`` passes ``artifact_headline``)."""
     report = PublishReport()
     annotations = annotations_for(result, check_name=settings.check_name)
     check_annotated = False
@@ -232,7 +263,7 @@ def publish_result(
             report.comment = "failed"
             failures.append(exc)
     if publisher is not None and settings.check != "none":
-        title = headline(result, reporter)
+        title = title or headline(result, reporter)
         try:
             if settings.check == "check-run":
                 _, summary = reporter.check_title_and_summary(result)
@@ -354,6 +385,21 @@ def _vouch(result: RunResult, event: EventContext, commands: WorkflowCommands) -
     return result
 
 
+def _refuse_shared_commit(publisher: GitHubPublisher, event: EventContext, head_sha: str) -> None:
+    """A check run or status belongs to a commit, not to a PR: posting a fork's result on a
+    commit that a PR of this repository also has would show on that PR too (a fork can push
+    any commit of this repository to its branch)."""
+    if not event.is_fork:
+        return
+    shared = publisher.same_repository_pulls(head_sha)
+    if shared:
+        raise InputError(
+            f"commit {head_sha[:12]} is also the head of pull request #{shared[0]} of "
+            f"{event.repository}: refusing to post the results of a fork's run on it",
+            hint="that pull request gets its own evaluation; push a new commit to the fork",
+        )
+
+
 def annotate_error(commands: WorkflowCommands, exc: EvalbotError, *, title: str) -> None:
     """``::error file=…,line=…::message (fix: …)`` for an error evalbot raised on purpose."""
     text = exc.message + (f" (fix: {exc.hint})" if exc.hint else "")
@@ -409,14 +455,17 @@ def run_publish(
             details_url = event.workflow_run_url or details_url
             pr_number = None
             if publisher is not None and event.workflow_run_event in PR_EVENTS:
-                label = f"{event.head_owner}:{event.head_ref}" if event.head_owner else None
+                _refuse_shared_commit(publisher, event, head_sha)
                 pull = publisher.find_open_pull(
-                    head_sha, numbers=event.workflow_run_pr_numbers, head_label=label
+                    head_sha,
+                    numbers=event.workflow_run_pr_numbers,
+                    head_repository=event.head_repository,
+                    head_branch=event.head_ref,
                 )
                 if pull is None:
                     commands.warning(
-                        f"no open pull request has head {head_sha[:12]} any more: "
-                        "posting the check only"
+                        f"no open pull request from {event.head_repository or 'a deleted fork'}"
+                        f" has head {head_sha[:12]} any more: posting the check only"
                     )
                 pr_number = pull.number if pull is not None else None
         target = PublishTarget(head_sha=head_sha, pr_number=pr_number, details_url=details_url)
@@ -428,6 +477,7 @@ def run_publish(
                 publisher=publisher,
                 reporter=reporter,
                 commands=commands,
+                title=artifact_headline(result, fork=event.is_fork),
             )
             commands.log(f"comment: {report.comment}; check: {report.check}")
         finish_step(

@@ -11,7 +11,9 @@ import math
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from evalbot.parsing import scrub_surrogates
 
 __all__ = [
     "AbsoluteCheck",
@@ -109,6 +111,13 @@ class Completion(Record):
     """Model id the endpoint reported, for provenance."""
     top_logprobs: list[list[TokenLogprob]] | None = None
     """Per output token, the top alternatives, when the endpoint returns logprobs."""
+
+    @field_validator("text", "error")
+    @classmethod
+    def _no_lone_surrogates(cls, value: str | None) -> str | None:
+        # A model can answer "\ud800" (valid JSON, not encodable as UTF-8): results.json and
+        # the comment could not be written. Replaced by U+FFFD, the text is still scored.
+        return scrub_surrogates(value) if value is not None else None
 
     @property
     def ok(self) -> bool:

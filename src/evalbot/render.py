@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import yaml
 
-from evalbot.config import yaml_problem
 from evalbot.errors import InputError
+from evalbot.parsing import ParseProblem, check_size, compose_yaml, load_json
 from evalbot.records import Example, Message
 from evalbot.tree import FileTree
 
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 CHAT_EXTENSIONS = (".yaml", ".yml", ".json")
+MAX_PROMPT_BYTES = 8 * 1024 * 1024
 ROLES = ("system", "user", "assistant", "developer")
 
 _RESERVED = ("id", "expected", "group", "context", "metadata")
@@ -288,6 +289,10 @@ def load_prompt(tree: FileTree, path: str) -> PromptTemplate:
             "prompt file not found", file=label, hint="check the suite's 'prompt' path"
         )
     raw = tree.read_text(path)
+    try:
+        check_size(raw, max_bytes=MAX_PROMPT_BYTES, what="the prompt file")
+    except ParseProblem as exc:
+        raise InputError(str(exc), file=label, hint="keep prompts under 8 MiB") from None
     sha = hashlib.sha256(raw.encode("utf-8")).hexdigest()
     # A git blob keeps CRLF where the work tree reads LF: render the same messages from both.
     text = raw.removeprefix("\ufeff").replace("\r\n", "\n")
@@ -378,19 +383,16 @@ def _chat_messages(text: str, label: str, *, is_json: bool) -> tuple[_MessageTem
 
 def _load_structured(text: str, label: str, *, is_json: bool) -> tuple[Any, yaml.Node | None]:
     try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"invalid JSON: {exc.msg}", file=label, line=exc.lineno, hint="fix the JSON syntax"
-        ) from None
-    except yaml.YAMLError as exc:
-        problem, line = yaml_problem(exc)
-        raise InputError(
-            f"invalid YAML: {problem}", file=label, line=line, hint="fix the YAML syntax"
-        ) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        if is_json:
+            data = load_json(text)
+        else:
+            return compose_yaml(text)
+    except ParseProblem as exc:
+        hint = "fix the JSON syntax" if is_json else "fix the YAML syntax"
+        raise InputError(exc.reason, file=label, line=exc.line, hint=hint) from None
+    try:  # line numbers only: the JSON was parsed above
+        node = compose_yaml(text)[1]
+    except ParseProblem:
         node = None  # JSON that PyYAML cannot read (e.g. tabs): lines become best-effort
     return data, node
 

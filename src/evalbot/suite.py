@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from evalbot.evaluate import (
 )
 from evalbot.golden import load_golden
 from evalbot.options import DiffOptions
+from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Example, MetricKind, SideRun, SuiteResult, SuiteStatus, Usage
 from evalbot.run.runner import ModelRunner
 from evalbot.score.base import (
@@ -85,8 +85,8 @@ def _judge_runtime(
     calibration: dict[str, Any] | None = None
     if judge and judge.calibration and tree.exists(judge.calibration):
         try:
-            calibration = json.loads(tree.read_text(judge.calibration))
-        except json.JSONDecodeError:
+            calibration = load_json(tree.read_text(judge.calibration))
+        except ParseProblem:
             calibration = None
     return JudgeRuntime(runner=runner, model=model, model_path=model_path, calibration=calibration)
 

@@ -9,7 +9,12 @@ from typing import Protocol
 from evalbot.errors import InputError
 from evalbot.git import Git
 
-__all__ = ["FileTree", "GitTree", "WorkTree"]
+__all__ = ["MAX_FILE_BYTES", "FileTree", "GitTree", "WorkTree"]
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""No prompt, config or golden set evalbot reads may be larger (it is read whole)."""
+
+_LINK_HINT = "commit the file itself: evalbot does not follow links out of the repository"
 
 
 class FileTree(Protocol):
@@ -60,12 +65,26 @@ class WorkTree:
     def exists(self, path: str) -> bool:
         return (self.root / _clean(path)).is_file()
 
+    def _inside(self, path: str) -> Path:
+        """The file's real path; refused when it (or a directory on the way) is a symlink
+        leading out of the repository (a PR could link a prompt to /proc/self/environ)."""
+        full = (self.root / _clean(path)).resolve()
+        if not full.is_relative_to(self.root):
+            raise InputError(
+                "is a symbolic link leading out of the repository", file=path, hint=_LINK_HINT
+            )
+        return full
+
     def read_text(self, path: str) -> str:
-        full = self.root / _clean(path)
+        full = self._inside(path)
         try:
+            if full.stat().st_size > MAX_FILE_BYTES:
+                raise InputError(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB", file=path)
             return full.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise InputError("file not found", file=path) from exc
+        except OSError as exc:  # a directory, a FIFO, no permission...
+            raise InputError(f"cannot read: {exc.strerror}", file=path) from exc
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", file=path, hint="save it as UTF-8") from exc
 
@@ -89,6 +108,7 @@ class GitTree:
         self.rev = rev
         self.sha = sha or git.rev_parse(rev)
         self._listing: set[str] | None = None
+        self._links: set[str] | None = None
         self._export: Path | None = None
 
     def _files(self) -> set[str]:
@@ -103,7 +123,16 @@ class GitTree:
         clean = _clean(path)
         if clean not in self._files():
             raise InputError("file not found at this revision", file=self.label(path))
+        if self._links is None:
+            self._links = self.git.symlinks(self.sha)
+        if clean in self._links:
+            # git show would return the link's target as if it were the file's text.
+            raise InputError("is a symbolic link", file=self.label(path), hint=_LINK_HINT)
         data = self.git.show_bytes(self.sha, clean)
+        if len(data) > MAX_FILE_BYTES:
+            raise InputError(
+                f"file is larger than {MAX_FILE_BYTES // 2**20} MiB", file=self.label(path)
+            )
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:

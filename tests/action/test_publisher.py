@@ -156,7 +156,20 @@ def test_read_only_token_is_permission_denied(fake: FakeGitHub):
 def test_find_open_pull_for_a_fork_uses_the_head_label(fake: FakeGitHub):
     fake.add_pull(REPO, 8, head_sha="c" * 40, base_sha="b" * 40, head_repo="forker/app")
     p = publisher(fake)
-    assert p.find_open_pull("c" * 40, numbers=(), head_label=None) is None  # fork: not listed
-    pull = p.find_open_pull("c" * 40, numbers=(), head_label="forker:feature")
+    find = p.find_open_pull
+    # A deleted fork (no head repository) cannot be matched exactly: no PR.
+    assert find("c" * 40, numbers=(), head_repository=None, head_branch="feature") is None
+    pull = find("c" * 40, numbers=(), head_repository="forker/app", head_branch="feature")
     assert pull is not None and pull.number == 8
-    assert p.find_open_pull("e" * 40, numbers=(8,), head_label="forker:feature") is None
+    assert any(r.query.get("head") == "forker:feature" for r in fake.requests)
+    # Repository, branch and commit must all match.
+    assert find("e" * 40, numbers=(8,), head_repository="forker/app", head_branch="feature") is None
+    assert find("c" * 40, numbers=(8,), head_repository="forker/app", head_branch="other") is None
+    assert find("c" * 40, numbers=(8,), head_repository="octo/app", head_branch="feature") is None
+
+
+def test_same_repository_pulls_lists_only_this_repositorys_open_heads(fake: FakeGitHub):
+    fake.add_pull(REPO, 5, head_sha="c" * 40, base_sha="b" * 40)
+    fake.add_pull(REPO, 6, head_sha="c" * 40, base_sha="b" * 40, state="closed")
+    fake.add_pull(REPO, 8, head_sha="c" * 40, base_sha="b" * 40, head_repo="forker/app")
+    assert publisher(fake).same_repository_pulls("c" * 40) == [5]

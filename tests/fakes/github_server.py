@@ -171,7 +171,11 @@ class FakeGitHub:
         self.pulls[(repo, number)] = pull
         return pull
 
-    def add_comment(self, repo: str, number: int, body: str, *, login: str = BOT_LOGIN) -> int:
+    def add_comment(
+        self, repo: str, number: int, body: str, *, login: str = BOT_LOGIN, kind: str = ""
+    ) -> int:
+        """``kind`` is the author's account type (default: ``Bot`` for ``…[bot]`` logins)."""
+        kind = kind or ("Bot" if login.endswith("[bot]") else "User")
         with self._lock:
             cid = next(self._ids)
             self.comments[cid] = {
@@ -179,7 +183,7 @@ class FakeGitHub:
                 "repo": repo,
                 "issue": number,
                 "body": body,
-                "user": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
+                "user": {"login": login, "type": kind},
                 "url": f"{self.url}/repos/{repo}/issues/comments/{cid}",
                 "html_url": f"https://github.invalid/{repo}/pull/{number}#issuecomment-{cid}",
                 "issue_url": f"{self.url}/repos/{repo}/issues/{number}",

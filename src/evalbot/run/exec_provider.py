@@ -20,7 +20,13 @@ from pathlib import Path
 from evalbot.config import ModelConfig
 from evalbot.errors import ProviderError
 from evalbot.records import Completion, ModelRequest
-from evalbot.run.providers import app_payload, completion_from_app, one_line
+from evalbot.run.providers import (
+    MAX_RESPONSE_BYTES,
+    app_payload,
+    completion_from_app,
+    one_line,
+    too_large,
+)
 
 __all__ = ["ExecProvider"]
 
@@ -39,6 +45,41 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
         else:  # pragma: no cover - not POSIX
             proc.kill()
     await proc.wait()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(stream: asyncio.StreamReader, *, tail: bool = False) -> bytes:
+    """All of ``stream``, or ``_TooLarge`` past ``MAX_RESPONSE_BYTES``; with ``tail`` the
+    last ``MAX_RESPONSE_BYTES`` are kept instead (stderr, for the error message)."""
+    data = bytearray()
+    while chunk := await stream.read(64 * 1024):
+        data += chunk
+        if len(data) > MAX_RESPONSE_BYTES:
+            if not tail:
+                raise _TooLarge
+            del data[:-MAX_RESPONSE_BYTES]
+    return bytes(data)
+
+
+async def _communicate(proc: asyncio.subprocess.Process, data: bytes) -> tuple[bytes, bytes]:
+    """``proc.communicate(data)`` with stdout capped (communicate buffers it all in memory)."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    out = asyncio.ensure_future(_read_capped(proc.stdout))
+    err = asyncio.ensure_future(_read_capped(proc.stderr, tail=True))
+    try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+        proc.stdin.close()
+        result = await out, await err
+        await proc.wait()
+        return result
+    finally:
+        for task in (out, err):
+            task.cancel()
 
 
 class ExecProvider:
@@ -72,7 +113,10 @@ class ExecProvider:
                 hint="check 'command' in the model config",
             ) from None
         try:
-            out, err = await asyncio.wait_for(proc.communicate(data), self.config.timeout_s)
+            out, err = await asyncio.wait_for(_communicate(proc, data), self.config.timeout_s)
+        except _TooLarge:
+            await _kill_group(proc)
+            return too_large((time.perf_counter() - start) * 1000)
         except TimeoutError:
             await _kill_group(proc)
             return Completion(
@@ -89,7 +133,7 @@ class ExecProvider:
         text = out.decode("utf-8", errors="replace")
         try:
             parsed = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or JSON evalbot will not decode
             parsed = None
         if isinstance(parsed, dict) and "output" in parsed:
             return completion_from_app(

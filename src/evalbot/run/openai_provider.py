@@ -18,6 +18,7 @@ translates what is left afterwards, with two allowances for gateways such as Lit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -33,7 +34,7 @@ from openai import AsyncOpenAI
 from evalbot.config import ModelConfig
 from evalbot.errors import ConfigError, ProviderError
 from evalbot.records import Completion, ModelRequest, TokenLogprob
-from evalbot.run.providers import cost_of, one_line
+from evalbot.run.providers import MAX_RESPONSE_BYTES, cost_of, one_line, too_large
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -172,6 +173,24 @@ class OpenAIClients:
             await client.close()
 
 
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(response: httpx.Response, timeout_s: float) -> bytes:
+    """The body, at most ``MAX_RESPONSE_BYTES`` (then ``_TooLarge``), within ``timeout_s``."""
+    data = bytearray()
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > MAX_RESPONSE_BYTES:
+                    raise _TooLarge
+    finally:
+        await response.aclose()
+    return bytes(data)
+
+
 def _logprobs(choice: dict[str, Any]) -> list[list[TokenLogprob]] | None:
     content = (choice.get("logprobs") or {}).get("content")
     if not content:
@@ -264,9 +283,14 @@ class OpenAIProvider:
         options = {**_REQUEST_SECURITY, "timeout": self.config.timeout_s}
         start = time.perf_counter()
         try:
-            # httpx.Response (not str): the headers tell which deployment answered.
-            raw = await client.post(
-                "/chat/completions", body=body, cast_to=httpx.Response, options=options
+            # httpx.Response, streamed: the headers tell which deployment answered, and the body
+            # is read here, capped (a 100 MB answer is never held whole).
+            response = await client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=httpx.Response,
+                stream=True,
+                options=options,
             )
         except (
             openai.AuthenticationError,
@@ -288,13 +312,19 @@ class OpenAIProvider:
             return self._failed(start, f"HTTP {exc.status_code}: {detail}", retried=retried)
         except openai.APIError as exc:
             return self._failed(start, self._scrub(one_line(str(exc))), retried=False)
+        try:
+            raw = await _read_capped(response, self.config.timeout_s)
+        except _TooLarge:
+            return too_large((time.perf_counter() - start) * 1000)
+        except Exception:  # the transport's own errors (the SDK's httpx flavour), or timeout
+            return self._failed(start, "the connection failed while reading the answer")
         latency_ms = (time.perf_counter() - start) * 1000
         try:
-            completion = self._parse(json.loads(raw.text), request, latency_ms)
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            completion = self._parse(json.loads(raw), request, latency_ms)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError, RecursionError):
             return Completion(error="malformed chat-completion response", latency_ms=latency_ms)
         self._answered = True
-        served_by = raw.headers.get(_SERVED_BY_HEADER)
+        served_by = response.headers.get(_SERVED_BY_HEADER)
         if served_by and completion.ok:
             completion = completion.model_copy(update={"response_model": served_by})
         return completion

@@ -19,6 +19,7 @@ from evalbot.config import ModelConfig, Price
 from evalbot.records import Completion, ModelRequest
 
 __all__ = [
+    "MAX_RESPONSE_BYTES",
     "MockProvider",
     "Provider",
     "app_payload",
@@ -26,6 +27,7 @@ __all__ = [
     "cost_of",
     "last_user_text",
     "one_line",
+    "too_large",
 ]
 
 
@@ -39,6 +41,18 @@ class Provider(Protocol):
     async def complete(self, request: ModelRequest) -> Completion: ...
 
     async def aclose(self) -> None: ...
+
+
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""Largest answer read from an endpoint, a command or a worker; a larger one is an example error
+(never read whole: a 100 MB answer would otherwise take the runner's memory)."""
+
+
+def too_large(latency_ms: float | None) -> Completion:
+    return Completion(
+        error=f"the answer is larger than {MAX_RESPONSE_BYTES // 2**20} MiB: not read",
+        latency_ms=latency_ms,
+    )
 
 
 def cost_of(price: Price | None, input_tokens: int, output_tokens: int) -> float | None:

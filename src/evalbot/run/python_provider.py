@@ -22,7 +22,12 @@ from typing import Any
 from evalbot.config import ModelConfig
 from evalbot.errors import ProviderError
 from evalbot.records import Completion, ModelRequest
-from evalbot.run.providers import app_payload, completion_from_app, one_line
+from evalbot.run.providers import (
+    MAX_RESPONSE_BYTES,
+    app_payload,
+    completion_from_app,
+    one_line,
+)
 
 __all__ = ["PythonProvider", "WorkerPool"]
 
@@ -30,7 +35,8 @@ log = logging.getLogger(__name__)
 
 _STARTUP_TIMEOUT_S = 120.0
 """Importing an app (and its ML stack) can be slow; only a hang should hit this."""
-_LINE_LIMIT = 64 * 1024 * 1024
+_LINE_LIMIT = MAX_RESPONSE_BYTES
+_TOO_LARGE = f"the answer is larger than {MAX_RESPONSE_BYTES // 2**20} MiB: not read"
 """Largest JSON line accepted from a worker (asyncio's default of 64 KiB is too small)."""
 
 
@@ -86,7 +92,10 @@ class _Worker:
 
     async def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
-        line = await self.proc.stdout.readline()
+        try:
+            line = await self.proc.stdout.readline()
+        except ValueError:  # the line is longer than the stream's limit
+            raise _WorkerGone(_TOO_LARGE) from None
         if not line:
             code = await self.proc.wait()
             await asyncio.wait([self._drain], timeout=1)
@@ -94,7 +103,7 @@ class _Worker:
             raise _WorkerGone(f"worker exited with code {code}: {one_line(last)}")
         try:
             return json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, too deep, a number too long
             raise _WorkerGone("worker wrote something other than a JSON line") from None
 
     async def call(self, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:

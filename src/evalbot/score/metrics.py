@@ -12,7 +12,6 @@ naming the config file.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -22,11 +21,12 @@ from typing import Any
 import jsonschema
 import referencing
 import referencing.exceptions
-import yaml
+import regex
 from jsonschema.validators import validator_for
 
 from evalbot.config import MetricConfig
 from evalbot.errors import InputError
+from evalbot.parsing import ParseProblem, check_size, load_json, load_yaml
 from evalbot.records import Completion, Example, MetricKind
 from evalbot.render import parse_template, render_string, resolve_value, to_text
 from evalbot.score.base import Score, Scorer, ScoreSetup, register
@@ -60,20 +60,21 @@ DETERMINISTIC_TYPES = (
 )
 
 _SHORT = 120
+MAX_SCHEMA_BYTES = 1024 * 1024
 _NUMBER = re.compile(
     r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 )
 _FLAGS = {
-    "i": re.IGNORECASE,
-    "ignorecase": re.IGNORECASE,
-    "m": re.MULTILINE,
-    "multiline": re.MULTILINE,
-    "s": re.DOTALL,
-    "dotall": re.DOTALL,
-    "x": re.VERBOSE,
-    "verbose": re.VERBOSE,
-    "a": re.ASCII,
-    "ascii": re.ASCII,
+    "i": regex.IGNORECASE,
+    "ignorecase": regex.IGNORECASE,
+    "m": regex.MULTILINE,
+    "multiline": regex.MULTILINE,
+    "s": regex.DOTALL,
+    "dotall": regex.DOTALL,
+    "x": regex.VERBOSE,
+    "verbose": regex.VERBOSE,
+    "a": regex.ASCII,
+    "ascii": regex.ASCII,
 }
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
 
@@ -237,9 +238,16 @@ def _match_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
 # --------------------------------------------------------------------------------------------
 
 
+REGEX_TIMEOUT_S = 1.0
+"""Per match. The pattern comes from the PR and the text from a model: a catastrophic pattern
+such as ``^(a+)+$`` must cost one example error, not the whole run."""
+
+
 @functools.lru_cache(maxsize=1024)
-def _compile(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
+def _compile(pattern: str, flags: int) -> regex.Pattern[str]:
+    # The ``regex`` package (not ``re``) because its matching takes a timeout; VERSION0 keeps
+    # ``re``'s syntax and semantics.
+    return regex.compile(pattern, flags | regex.VERSION0)
 
 
 @dataclass
@@ -248,13 +256,13 @@ class _Regex(_Metric):
     flags: int = 0
     fullmatch: bool = False
 
-    def compiled(self, example: Example) -> re.Pattern[str]:
+    def compiled(self, example: Example) -> regex.Pattern[str]:
         where = self.where("pattern")
         # Substituted values are matched literally: an expected "$5.99" must not become a regex.
-        pattern = render_string(self.pattern, example, where=where, quote=re.escape)
+        pattern = render_string(self.pattern, example, where=where, quote=regex.escape)
         try:
             return _compile(pattern, self.flags)
-        except re.error as exc:
+        except regex.error as exc:
             raise InputError(
                 f"{where}: invalid regex for example {example.id!r}: {exc}",
                 hint="fix the pattern",
@@ -264,11 +272,20 @@ class _Regex(_Metric):
         self.compiled(example)
 
     def judge(self, example: Example, text: str) -> Score:
-        regex = self.compiled(example)
-        match = regex.fullmatch(text.strip()) if self.fullmatch else regex.search(text)
+        compiled = self.compiled(example)
+        try:
+            if self.fullmatch:
+                match = compiled.fullmatch(text.strip(), timeout=REGEX_TIMEOUT_S)
+            else:
+                match = compiled.search(text, timeout=REGEX_TIMEOUT_S)
+        except TimeoutError:
+            return Score(
+                None,
+                {"error": f"regex timed out after {REGEX_TIMEOUT_S:g}s (catastrophic pattern?)"},
+            )
         if match:
             return Score(1.0, {"matched": _short(match.group())})
-        return Score(0.0, {"missed": _short(regex.pattern)})
+        return Score(0.0, {"missed": _short(compiled.pattern)})
 
 
 def _regex_flags(value: Any) -> int:
@@ -303,8 +320,8 @@ def _regex_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     parts = parse_template(pattern).parts
     probe = "".join(part if isinstance(part, str) else "x" for part in parts)
     try:
-        re.compile(probe, flags)
-    except re.error as exc:
+        _compile(probe, flags)
+    except regex.error as exc:
         raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
     return _Regex(
         name=metric.name,
@@ -320,12 +337,18 @@ def _regex_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
 # --------------------------------------------------------------------------------------------
 
 
+class _Unchecked(Exception):
+    """The output cannot be checked safely (too deep, a number too long): an example error."""
+
+
 def _parse_json(text: str, allow_fences: bool) -> tuple[Any, str | None]:
     body = _strip_fences(text) if allow_fences else text
     try:
-        return json.loads(body), None
-    except json.JSONDecodeError as exc:
-        return None, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        return load_json(body), None
+    except ParseProblem as exc:
+        if exc.line is None:  # not a syntax error: a limit evalbot sets
+            raise _Unchecked(f"output not checked: {exc.reason}") from None
+        return None, "not valid JSON: " + exc.reason.removeprefix("invalid JSON: ")
 
 
 @dataclass
@@ -333,7 +356,10 @@ class _JsonValid(_Metric):
     allow_fences: bool = False
 
     def judge(self, example: Example, text: str) -> Score:
-        _, problem = _parse_json(text, self.allow_fences)
+        try:
+            _, problem = _parse_json(text, self.allow_fences)
+        except _Unchecked as exc:
+            return Score(None, {"error": str(exc)})
         return Score(0.0, {"missed": problem}) if problem else Score(1.0)
 
 
@@ -353,13 +379,18 @@ class _JsonSchema(_Metric):
     allow_fences: bool = False
 
     def judge(self, example: Example, text: str) -> Score:
-        data, problem = _parse_json(text, self.allow_fences)
+        try:
+            data, problem = _parse_json(text, self.allow_fences)
+        except _Unchecked as exc:
+            return Score(None, {"error": str(exc)})
         if problem:
             return Score(0.0, {"missed": problem})
         try:
             error = jsonschema.exceptions.best_match(self.validator.iter_errors(data))
         except referencing.exceptions.Unresolvable as exc:
             return Score(None, {"error": _short(f"schema $ref could not be resolved: {exc}")})
+        except RecursionError:  # a $ref loop the static check could not see (e.g. via $id)
+            return Score(None, {"error": "schema recursion too deep: check its $ref loops"})
         if error is None:
             return Score(1.0)
         path = "/".join(str(part) for part in error.absolute_path) or "(root)"
@@ -369,9 +400,9 @@ class _JsonSchema(_Metric):
 def _load_schema(value: Any, setup: ScoreSetup) -> dict[str, Any]:
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"option 'schema' is not valid inline JSON: {exc.msg}") from None
+            value = load_json(value)
+        except ParseProblem as exc:
+            raise ValueError(f"option 'schema' is not valid inline JSON: {exc.reason}") from None
     elif isinstance(value, str):
         if not setup.tree.exists(value):
             raise ValueError(
@@ -380,9 +411,11 @@ def _load_schema(value: Any, setup: ScoreSetup) -> dict[str, Any]:
             )
         text = setup.tree.read_text(value)
         try:
-            value = json.loads(text) if value.lower().endswith(".json") else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ValueError(f"schema file {value!r} is not valid JSON/YAML: {exc}") from None
+            check_size(text, max_bytes=MAX_SCHEMA_BYTES, what="the schema file")
+            value = load_json(text) if value.lower().endswith(".json") else load_yaml(text)
+        except ParseProblem as exc:
+            where = f" (line {exc.line})" if exc.line else ""
+            raise ValueError(f"schema file {value!r}{where}: {exc.reason}") from None
     if not isinstance(value, dict):
         raise ValueError("option 'schema' must be a mapping or the path of a JSON/YAML file")
     return value
@@ -398,6 +431,67 @@ def _remote_refs(schema: Any) -> list[str]:
     return []
 
 
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
+"""Applicators that apply a subschema to the *same* value: a cycle through them (and $ref)
+never descends into the data, so validation would recurse forever."""
+
+
+def _pointer_get(schema: Any, pointer: str) -> Any:
+    node = schema
+    for raw in pointer.split("/")[1:] if pointer else []:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _ref_loop(schema: Any) -> list[str] | None:
+    """A cycle of local ``$ref``s and in-place applicators, as JSON pointers, or None."""
+    edges: dict[str, list[str]] = {}
+    stack: list[tuple[str, Any]] = [("", schema)]
+    while stack:  # every subschema: where it sends the same value next
+        pointer, node = stack.pop()
+        if isinstance(node, list):
+            stack += [(f"{pointer}/{i}", v) for i, v in enumerate(node)]
+            continue
+        if not isinstance(node, dict):
+            continue
+        nexts = edges.setdefault(pointer, [])
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (ref == "#" or ref.startswith("#/")):
+            nexts.append(ref[1:])
+        for key, value in node.items():
+            child = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+            stack.append((child, value))
+            if key in _IN_PLACE and isinstance(value, dict) and key != "dependentSchemas":
+                nexts.append(child)
+            elif key in _IN_PLACE and isinstance(value, list | dict):
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                nexts += [f"{child}/{k}" for k, _ in items]
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for start in edges:
+        if state.get(start):
+            continue
+        path, iters = [start], [iter(edges.get(start, ()))]
+        state[start] = 1
+        while path:
+            target = next(iters[-1], None)
+            if target is None:
+                state[path.pop()] = 2
+                iters.pop()
+            elif state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            elif not state.get(target) and _pointer_get(schema, target) is not None:
+                state[target] = 1
+                path.append(target)
+                iters.append(iter(edges.get(target, ())))
+    return None
+
+
 @register("json_schema")
 def _json_schema_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     options = _options(metric, {"schema", "allow_fences"})
@@ -408,6 +502,10 @@ def _json_schema_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     if remote:
         # Nothing is fetched from the network while scoring; only refs inside the schema work.
         raise ValueError(f"schema $ref {remote[0]!r} is not local; inline it under $defs")
+    loop = _ref_loop(schema)
+    if loop:
+        chain = " -> ".join("#" + pointer for pointer in loop)
+        raise ValueError(f"schema $ref loop that never reaches a value: {chain}")
     cls = validator_for(schema)
     try:
         cls.check_schema(schema)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evalbot.config import MetricConfig
+from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind
 from evalbot.score.base import Score, ScoreSetup
 from evalbot.score.judge_io import (
@@ -137,8 +138,8 @@ class _RagScorer:
         if self.answer_key is None and self.context_key is None:
             return text, None, None
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
+            data = load_json(text)
+        except ParseProblem:
             data = None
         if not isinstance(data, dict):
             return text, None, "the output is not a JSON object (answer_key/context_key are set)"

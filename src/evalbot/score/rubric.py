@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import re
@@ -26,6 +25,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalbot.config import MetricConfig, sha256_text
+from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind, TokenLogprob
 from evalbot.score.base import Score, ScoreSetup
 from evalbot.score.judge_io import (
@@ -134,8 +134,8 @@ def weighted_score(
 def _parse_user_steps(text: str) -> list[str]:
     """A steps file: JSON (``{"steps": [...]}`` or a list) or one step per Markdown line."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = load_json(text)
+    except ParseProblem:
         data = None
     if isinstance(data, dict):
         data = data.get("steps")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import openai
@@ -92,10 +91,9 @@ def test_logprobs_parse_in_the_sdk(fake_openai: FakeOpenAI) -> None:
 def test_serves_64_concurrent_connections() -> None:
     with FakeOpenAI(latency_s=0.3) as fake:
 
-        async def burst() -> float:
+        async def burst() -> None:
             client = AsyncOpenAI(base_url=fake.base_url, api_key="test-key", max_retries=0)
             try:
-                start = time.perf_counter()
                 await asyncio.gather(
                     *(
                         client.chat.completions.create(
@@ -104,13 +102,11 @@ def test_serves_64_concurrent_connections() -> None:
                         for i in range(64)
                     )
                 )
-                return time.perf_counter() - start
             finally:
                 await client.close()
 
-        elapsed = run(burst())
-        assert fake.max_in_flight == 64
-        assert elapsed < 0.3 * 4  # all at once, not in waves
+        run(burst())
+        assert fake.max_in_flight == 64  # all at once, not in waves
 
 
 def test_sdk_sees_http_errors_as_typed_exceptions(fake_openai: FakeOpenAI) -> None:

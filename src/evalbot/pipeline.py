@@ -7,8 +7,10 @@ here from options or passed in; results are written before any error propagates.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 from evalbot import __version__
 from evalbot.config import (
@@ -29,8 +31,10 @@ from evalbot.records import (
 from evalbot.report import write_outputs
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
-from evalbot.suite import finish_suite, generate_suite, prepare_suite, sum_usage
+from evalbot.scrub import Scrubber
+from evalbot.suite import PreparedSuite, finish_suite, generate_suite, prepare_suite, sum_usage
 from evalbot.tree import FileTree, GitTree, WorkTree
+from evalbot.trust import code_environment
 
 __all__ = ["run_diff", "verdict_of"]
 
@@ -61,7 +65,33 @@ def _try_base_config(tree: FileTree, path: str, notes: list[str]) -> EvalbotConf
         return None
 
 
-def _finish(result: RunResult, options: DiffOptions) -> RunResult:
+def _admit(prepared: list[PreparedSuite], options: DiffOptions, env: Mapping[str, str]) -> None:
+    """The workflow's policy on every model file and golden set, before the first call."""
+    policy = options.policy
+    for suite in prepared:
+        if policy.max_examples is not None and len(suite.examples) > policy.max_examples:
+            raise UserError(
+                f"suite {suite.selection.suite.name}: {len(suite.examples):,} examples, more "
+                f"than this workflow allows ({policy.max_examples:,})",
+                file=suite.head_plan.tree.label(suite.selection.suite.dataset),
+                hint="raise the action input max-examples, or shard the run (input shard)",
+            )
+        head = suite.head_plan
+        head_label = head.tree.label(head.model_path)
+        for plan in suite.plans:
+            policy.check_model(
+                plan.model, label=plan.tree.label(plan.model_path), env=env, side=plan.side
+            )
+        if suite.base_plan is not None:
+            policy.check_provider_change(suite.base_plan.model, head.model, label=head_label)
+        else:
+            policy.check_new_suite(head.model, label=head_label)
+        if suite.judge is not None:
+            label = head.tree.label(suite.judge.model_path)
+            policy.check_model(suite.judge.model, label=label, env=env, side="judge")
+
+
+def _finish(result: RunResult, options: DiffOptions, scrubber: Scrubber | None = None) -> RunResult:
     evaluated = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
     sides = [side for s in evaluated for side in (s.base, s.head) if side is not None]
     result = result.model_copy(
@@ -71,12 +101,15 @@ def _finish(result: RunResult, options: DiffOptions) -> RunResult:
             "judge_usage": sum_usage([s.judge_usage for s in sides]),
         }
     )
+    if scrubber:
+        result = scrubber.model(result)
     write_outputs(result, options.out_dir, check_name=options.check_name)
     return result
 
 
 def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
     """Detect, evaluate both sides, test, report. Writes results before raising any error."""
+    scrubber = Scrubber.from_env(env)
     git = Git(options.repo_root)
     head_tree: FileTree = (
         WorkTree(options.repo_root, git=git) if options.head is None else GitTree(git, options.head)
@@ -138,12 +171,17 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             for s in chosen
         ]
         result = result.model_copy(update={"suites": planned + skipped, "verdict": "neutral"})
-        return _finish(result, options)
+        return _finish(result, options, scrubber)
 
-    cache = ResponseCache(options.cache_dir or options.repo_root / ".evalbot" / "cache")
+    policy = options.policy
+    cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
+    cache = ResponseCache(cache_dir, secret=policy.cache_secret)
     done: list[SuiteResult] = []
 
-    async def evaluate_all() -> None:
+    async def evaluate_all(code_home: Path) -> None:
+        code_env = None
+        if policy.code_env is not None:
+            code_env = code_environment(env, policy.code_env, code_home)
         runner = ModelRunner(
             cache=cache,
             concurrency=options.concurrency,
@@ -151,12 +189,18 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             env=env,
             allowed_hosts=options.allowed_hosts,
             max_cost_usd=options.max_cost_usd,
+            max_requests=policy.max_requests,
+            price_floor=policy.price_floor,
+            policy=policy,
+            code_env=code_env,
+            scrubber=scrubber,
         )
         try:
             shared = {"config": config, "head_tree": head_tree, "runner": runner}
             prepared = [
                 prepare_suite(s, base_tree=base_tree, options=options, **shared) for s in chosen
             ]
+            _admit(prepared, options, env)
             outputs = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_outputs in zip(prepared, outputs, strict=True):
                 done.append(await finish_suite(suite, suite_outputs, options=options, **shared))
@@ -164,7 +208,9 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             await runner.aclose()
 
     try:
-        asyncio.run(evaluate_all())
+        # The user's code (python/exec providers) gets a private HOME and TMPDIR, removed after.
+        with tempfile.TemporaryDirectory(prefix="evalbot-code-") as code_home:
+            asyncio.run(evaluate_all(Path(code_home)))
     except EvalbotError as exc:
         failed = [s.suite.name for s in chosen[len(done) :]]
         errored = [
@@ -174,8 +220,8 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
         result = result.model_copy(
             update={"suites": done + errored + skipped, "verdict": "error", "summary": str(exc)}
         )
-        _finish(result, options)
+        _finish(result, options, scrubber)
         raise
     suites = done + skipped
     result = result.model_copy(update={"suites": suites, "verdict": verdict_of(suites)})
-    return _finish(result, options)
+    return _finish(result, options, scrubber)

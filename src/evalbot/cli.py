@@ -24,6 +24,7 @@ from evalbot.errors import (
     exit_code_for_verdict,
 )
 from evalbot.options import DiffOptions
+from evalbot.trust import TrustPolicy
 
 __all__ = ["build_parser", "main"]
 
@@ -51,6 +52,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, help="override every suite's samples")
     parser.add_argument("--concurrency", type=int, default=8, help="model calls in flight")
     parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
+    parser.add_argument(
+        "--cache-scope",
+        default=os.environ.get("EVALBOT_CACHE_SCOPE") or None,
+        help="share cached answers between endpoints: replaces the endpoint URL in the cache "
+        "key (env EVALBOT_CACHE_SCOPE)",
+    )
     parser.add_argument("--max-cost-usd", type=float, help="stop when spend reaches this")
     parser.add_argument(
         "--allowed-hosts",
@@ -90,6 +97,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         check_name=args.check_name,
         seed=args.seed,
         dry_run=getattr(args, "dry_run", False),
+        policy=TrustPolicy(cache_scope=args.cache_scope),
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "USAGE_HEADERS",
     "MetricFigures",
     "UsageFigures",
+    "answered_by",
     "metric_figures",
     "show_mde",
     "suite_notes",
@@ -88,15 +89,26 @@ def _usd(x: float) -> str:
     return scale_for(Unit.USD, [x]).value(x)
 
 
+def answered_by(run: SideRun) -> str:
+    """The model(s) that actually answered, as the endpoint reported them (else the config's)."""
+    seen = sorted({c.response_model for row in run.outputs for c in row if c.response_model})
+    if not seen or seen == [run.model]:
+        return run.model
+    shown = ", ".join(seen[:3]) + (f" (+{len(seen) - 3})" if len(seen) > 3 else "")
+    return shown
+
+
 def usage_figures(run: SideRun) -> UsageFigures:
     u, j = run.usage, run.judge_usage
     latency = [u.latency_p50_ms, u.latency_p95_ms]
     ms = scale_for(Unit.MS, latency)
-    calls = f"{u.requests:,}" + (f" ({u.cache_hits:,} cached)" if u.cache_hits else "")
+    # The cache share is shown always: a side answered from the cache was not evaluated now.
+    share = f" ({u.cache_hits / u.requests:.0%} cached)" if u.requests else ""
+    calls = f"{u.requests:,}{share}"
     judged = j.requests or j.input_tokens or j.output_tokens
     return UsageFigures(
         side=run.side,
-        model=run.model,
+        model=f"{run.provider} · {answered_by(run)}",
         calls=calls,
         errors=f"{run.error_rate:.1%}",
         tokens=f"{u.input_tokens:,} / {u.output_tokens:,}",

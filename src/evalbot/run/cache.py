@@ -16,7 +16,6 @@ machine) plain files, such as the recorded answers of the shipped example, are r
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import tempfile
@@ -26,38 +25,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalbot.records import Completion, ModelRequest
+from evalbot.signing import seal, unseal
 
-__all__ = ["CACHE_FORMAT", "ResponseCache", "cacheable", "request_key", "seal", "unseal"]
+__all__ = ["CACHE_FORMAT", "ResponseCache", "cacheable", "request_key"]
 
 CACHE_FORMAT = 1
 """Bumped when the key's recipe changes, so old entries are simply never found again."""
-
-
-_SEAL = b"evalbot-mac-v1 "
-
-
-def _mac(secret: bytes, kind: str, key: str, body: bytes) -> str:
-    message = b"\0".join((kind.encode(), key.encode(), body))
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
-def seal(secret: bytes | None, kind: str, key: str, body: bytes) -> bytes:
-    """``body`` as stored: signed for (``kind``, ``key``) when there is a secret."""
-    if secret is None:
-        return body
-    return _SEAL + _mac(secret, kind, key, body).encode() + b"\n" + body
-
-
-def unseal(secret: bytes | None, kind: str, key: str, data: bytes) -> bytes | None:
-    """The body of a stored entry, or None when a secret is set and the signature is missing
-    or wrong. Without a secret, signed and plain entries are both read."""
-    if data.startswith(_SEAL):
-        header, _, body = data.partition(b"\n")
-        if secret is None:
-            return body
-        expected = _mac(secret, kind, key, body).encode()
-        return body if hmac.compare_digest(header[len(_SEAL) :], expected) else None
-    return None if secret is not None else data
 
 
 def cacheable(request: ModelRequest) -> bool:

@@ -36,6 +36,16 @@ CONTRACT_INPUTS = {
     "max-cost-usd",
     "allowed-hosts",
     "cache-dir",
+    # the workflow's limits on what a PR may make evalbot do (issue 8)
+    "max-requests",
+    "max-examples",
+    "model-env",
+    "allow-code-providers",
+    "code-env",
+    "allow-provider-change",
+    "allow-multiple-choices",
+    "cache-secret",
+    "cache-scope",
 }
 CONTRACT_OUTPUTS = {"verdict", "regressions", "results", "comment", "cost-usd"}
 

@@ -7,6 +7,7 @@ mistake prints one line and exits 2, an evaluation failure exits 3; no traceback
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import sys
@@ -76,6 +77,13 @@ def _repo(path: Path) -> Path:
     return path.resolve()
 
 
+def _cache_secret() -> bytes | None:
+    """``EVALBOT_CACHE_SECRET``: sign the cache in a CI job that runs the CLI on untrusted PRs
+    (the action always signs)."""
+    secret = (os.environ.get("EVALBOT_CACHE_SECRET") or "").strip()
+    return hashlib.sha256(b"evalbot cache key\0" + secret.encode()).digest() if secret else None
+
+
 def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
     repo = _repo(args.repo)
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
@@ -97,7 +105,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         check_name=args.check_name,
         seed=args.seed,
         dry_run=getattr(args, "dry_run", False),
-        policy=TrustPolicy(cache_scope=args.cache_scope),
+        policy=TrustPolicy(cache_scope=args.cache_scope, cache_secret=_cache_secret()),
     )
 
 

@@ -23,7 +23,12 @@ __all__ = ["MASK", "Scrubber", "ScrubbingReporter", "ScrubbingStream", "internal
 
 MASK = "***"
 _MIN_LENGTH = 4
+_MIN_VARIANT_LENGTH = 8
+"""Shorter values are replaced only as written: matched without case or encoded, a 4-letter
+value would eat ordinary words."""
 _MIN_B64_CORE = 8
+_TRIVIAL = frozenset({"true", "false", "none", "null", "undefined", "dummy", "placeholder"})
+"""Values of ``*_KEY``-named variables that are flags or placeholders, not secrets."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,6 +50,8 @@ def _base64_cores(value: bytes) -> set[str]:
 
 
 def _spellings(secret: str) -> set[str]:
+    if len(secret) < _MIN_VARIANT_LENGTH:
+        return {secret}
     raw = secret.encode("utf-8")
     found = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
     found |= _base64_cores(raw)
@@ -57,13 +64,15 @@ class Scrubber:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         values = {s.strip() for s in secrets if s and len(s.strip()) >= _MIN_LENGTH}
+        values -= {v for v in values if v.lower() in _TRIVIAL}
+        exact = {v for v in values if len(v) < _MIN_VARIANT_LENGTH}
         spellings: set[str] = set()
-        for value in values:
+        for value in values - exact:
             spellings |= _spellings(value)
-        ordered = sorted(spellings, key=len, reverse=True)  # longest first: no partial leftovers
-        self._pattern = (
-            re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE) if ordered else None
-        )
+        # Longest first, so that no partial leftover of a longer spelling survives.
+        alternatives = [re.escape(s) for s in sorted(spellings, key=len, reverse=True)]
+        alternatives += [f"(?-i:{re.escape(s)})" for s in sorted(exact, key=len, reverse=True)]
+        self._pattern = re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], extra: Iterable[str] = ()) -> Scrubber:

@@ -158,3 +158,18 @@ def test_a_model_config_is_checked_against_the_policy():
         policy.check_model(ModelConfig(model="m", params={"best_of": 3}), label="m.yaml", env=env)
     with pytest.raises(ConfigError, match="allow-code-providers"):
         policy.check_model(ModelConfig(provider="exec", command=["x"]), label="m.yaml", env=env)
+
+
+def test_short_and_trivial_values_are_replaced_only_as_written():
+    scrubber = Scrubber(["true", "Ab12", "x" * 3])
+    assert scrubber.text("true Ab12 ab12 AB12") == "true *** ab12 AB12"
+
+
+def test_the_cli_signs_its_cache_when_given_a_secret(tmp_path: Path, monkeypatch):
+    from evalbot.cli import _options as cli_options
+    from evalbot.cli import build_parser
+
+    args = build_parser().parse_args(["diff", "-C", str(tmp_path), "--base", "main"])
+    assert cli_options(args, base="main", head=None).policy.cache_secret is None
+    monkeypatch.setenv("EVALBOT_CACHE_SECRET", "s3cr3t-value")
+    assert cli_options(args, base="main", head=None).policy.cache_secret is not None

@@ -25,7 +25,7 @@ from evalbot.errors import (
     exit_code_for_verdict,
 )
 from evalbot.options import DiffOptions
-from evalbot.trust import TrustPolicy
+from evalbot.trust import TrustPolicy, forbid_inspection
 
 __all__ = ["build_parser", "main"]
 
@@ -165,6 +165,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 def _cmd_action(args: argparse.Namespace) -> int:
     from evalbot.action import main as action_main
 
+    # The container's entrypoint holds every secret of the step and may start the PR's code.
+    forbid_inspection()
     return action_main(os.environ)
 
 

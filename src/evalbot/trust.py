@@ -10,8 +10,10 @@ trusts the repository (it is the developer's own).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ __all__ = [
     "check_cache_dir",
     "code_environment",
     "default_allowed_hosts",
+    "forbid_inspection",
 ]
 
 CODE_PROVIDERS = ("python", "exec")
@@ -35,6 +38,7 @@ DEFAULT_MODEL_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
 MULTIPLYING_PARAMS = ("n", "best_of")
 """Request params that make one request pay for several answers."""
 _OPENAI_HOST = "api.openai.com"
+_PR_SET_DUMPABLE = 4
 _BASIC_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONIOENCODING", "SYSTEMROOT")
 """What any program needs to start and read text; nothing here is a secret."""
 
@@ -167,6 +171,20 @@ def code_environment(env: Mapping[str, str], names: Sequence[str], tmpdir: Path)
         if name in env:
             minimal[name] = env[name]
     return minimal
+
+
+def forbid_inspection() -> bool:
+    """Mark this process non-dumpable (Linux ``prctl(PR_SET_DUMPABLE, 0)``): processes of the
+    same user without CAP_SYS_PTRACE (Docker's default) can then neither attach to it nor read
+    its ``/proc/<pid>/environ`` or memory, where the step's secrets live. It guards against the
+    user's code (``python``/``exec`` providers) reading the parent. Returns whether it took."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _tracked(workspace: Path, rel: str) -> bool:

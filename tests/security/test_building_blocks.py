@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -173,3 +175,17 @@ def test_the_cli_signs_its_cache_when_given_a_secret(tmp_path: Path, monkeypatch
     assert cli_options(args, base="main", head=None).policy.cache_secret is None
     monkeypatch.setenv("EVALBOT_CACHE_SECRET", "s3cr3t-value")
     assert cli_options(args, base="main", head=None).policy.cache_secret is not None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
+def test_forbid_inspection_makes_the_process_non_dumpable():
+    """``evalbot action`` (the container entrypoint) calls it first: without CAP_SYS_PTRACE
+    (Docker's default) the PR's code then cannot read the parent's /proc/<pid>/environ. Checked
+    in a child process, as the flag is per process."""
+    probe = (
+        "import ctypes; from evalbot.trust import forbid_inspection; "
+        "assert forbid_inspection(); "
+        "print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))"  # PR_GET_DUMPABLE
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"

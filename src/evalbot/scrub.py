@@ -102,11 +102,21 @@ class Scrubber:
         """A pydantic record rebuilt from its scrubbed dump (unchanged when nothing matched)."""
         if self._pattern is None:
             return record
-        dumped = record.model_dump(mode="json")
-        cleaned = self.tree(dumped)
-        if cleaned == dumped:
+        # Python mode, not JSON: NaN and infinities survive the round trip unchanged.
+        dumped = record.model_dump()
+        if not self._contains(dumped):
             return record
-        return type(record).model_validate(cleaned)
+        return type(record).model_validate(self.tree(dumped))
+
+    def _contains(self, value: Any) -> bool:
+        assert self._pattern is not None
+        if isinstance(value, str):
+            return self._pattern.search(value) is not None
+        if isinstance(value, dict):
+            return any(self._contains(k) or self._contains(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(self._contains(v) for v in value)
+        return False
 
 
 class ScrubbingStream:

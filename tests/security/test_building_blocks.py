@@ -189,3 +189,15 @@ def test_forbid_inspection_makes_the_process_non_dumpable():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+def test_scrubbing_a_record_keeps_non_finite_numbers():
+    record = Completion(text=f"key {SECRET}", latency_ms=float("nan"), cost_usd=float("inf"))
+    cleaned = Scrubber([SECRET]).model(record)
+    assert cleaned.text == "key ***" and cleaned.cost_usd == float("inf")
+
+
+def test_a_secret_with_json_escapes_is_still_found_in_a_record():
+    secret = 'pa"ss\\word-0123456789'
+    cleaned = Scrubber([secret]).model(Completion(text=f"x {secret} y"))
+    assert cleaned.text == "x *** y"

@@ -111,3 +111,34 @@ def test_an_exception_carrying_the_key_is_never_posted_with_its_repr(attack):
     everything = out.everything_written_or_posted()
     assert "Geheimnis" not in everything and "Bearer" not in everything
     assert quote(secret, safe="") not in everything
+
+
+PY_APP = """\
+import json, os
+from pathlib import Path
+
+
+def answer(payload):
+    Path({out!r}).joinpath("py-env.json").write_text(json.dumps(dict(os.environ)))
+    return "It is " + payload["prompt"].split()[-1]
+"""
+
+
+def test_the_python_provider_also_gets_the_minimal_environment(attack):
+    loot = attack.tmp / "loot"
+    loot.mkdir()
+    ws = attack.push(
+        {
+            "models/chat.yaml": "provider: python\ntarget: app.main:answer\n",
+            "app/__init__.py": "",
+            "app/main.py": PY_APP.format(out=str(loot)),
+            "prompts/answers.md": "Answer {{n}}: w{{n}}\n\n",
+        }
+    )
+    inputs = {"allow-code-providers": "true", "allow-provider-change": "true"}
+    out = run_action(attack.env(ws, inputs=inputs), ws, attack.github)
+    assert out.code == 0, out.log  # the app answers right: nothing regressed
+    seen = json.loads((loot / "py-env.json").read_text())
+    assert not {"GITHUB_TOKEN", "OPENAI_API_KEY", "GITHUB_OUTPUT", "INPUT_GITHUB-TOKEN"} & set(seen)
+    assert not [name for name in seen if name.startswith(("INPUT_", "ACTIONS_", "GITHUB_"))]
+    assert KEY not in out.everything_written_or_posted()

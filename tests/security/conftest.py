@@ -44,7 +44,7 @@ suites:
     thresholds:
       correct: {min: 0.8, max_drop: 0.02}
 """
-N = 12
+N = 8  # small: exact paired tests enumerate 2^N sign patterns
 MODEL = "provider: openai\nmodel: gpt-4o-mini\nparams: {temperature: 0}\n"
 VAGUE = "Be vague. Answer {{n}}: w{{n}}\n"
 

@@ -54,7 +54,7 @@ def test_a_second_endpoint_the_workflow_names_is_allowed_on_its_own_host(attack)
     with FakeOpenAI(api_key=None) as other:
         model = MODEL + "base_url_env: SECOND_BASE_URL\n"
         ws = attack.push({"prompts/answers.md": VAGUE, "models/chat.yaml": model})
-        other_url = other.base_url.replace("127.0.0.1", "localhost")
+        other_url = other.base_url  # same address, another port: its own host:port entry
         inputs = {"model-env": "OPENAI_API_KEY, OPENAI_BASE_URL, SECOND_BASE_URL"}
         env = attack.env(ws, inputs=inputs, extra={"SECOND_BASE_URL": other_url})
         out = run_action(env, ws, attack.github)

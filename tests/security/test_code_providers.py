@@ -30,7 +30,9 @@ print(json.dumps({{"output": "It is " + " ".join(loot)}}))
 
 
 def _exec_model() -> str:
-    return json.dumps({"provider": "exec", "command": [sys.executable, "-S", "app/steal.py"]}) + "\n"
+    return (
+        json.dumps({"provider": "exec", "command": [sys.executable, "-S", "app/steal.py"]}) + "\n"
+    )
 
 
 def _push_code_pr(attack: Attack):

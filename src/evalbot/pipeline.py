@@ -15,7 +15,9 @@ from pathlib import Path
 from evalbot import __version__
 from evalbot.config import (
     EvalbotConfig,
+    ModelConfig,
     load_config,
+    load_model_config,
     sha256_text,
 )
 from evalbot.detect import select_suites
@@ -65,7 +67,30 @@ def _try_base_config(tree: FileTree, path: str, notes: list[str]) -> EvalbotConf
         return None
 
 
-def _admit(prepared: list[PreparedSuite], options: DiffOptions, env: Mapping[str, str]) -> None:
+def _base_judge(
+    suite: PreparedSuite, base_config: EvalbotConfig | None, base_tree: FileTree | None
+) -> ModelConfig | None:
+    """The judge model the base side's config gave this suite, when it had one."""
+    base_suite = suite.selection.base_suite
+    if base_config is None or base_tree is None or base_suite is None:
+        return None
+    judge = base_config.judge_for(base_suite)
+    if judge is None or not base_tree.exists(judge.model):
+        return None
+    try:
+        return load_model_config(base_tree, judge.model)[0]
+    except UserError:
+        return None
+
+
+def _admit(
+    prepared: list[PreparedSuite],
+    options: DiffOptions,
+    env: Mapping[str, str],
+    *,
+    base_config: EvalbotConfig | None,
+    base_tree: FileTree | None,
+) -> None:
     """The workflow's policy on every model file and golden set, before the first call."""
     policy = options.policy
     for suite in prepared:
@@ -89,6 +114,10 @@ def _admit(prepared: list[PreparedSuite], options: DiffOptions, env: Mapping[str
         if suite.judge is not None:
             label = head.tree.label(suite.judge.model_path)
             policy.check_model(suite.judge.model, label=label, env=env, side="judge")
+            # The head's judge scores both sides: switching it (say to mock) is a provider change.
+            base_judge = _base_judge(suite, base_config, base_tree)
+            if base_judge is not None:
+                policy.check_provider_change(base_judge, suite.judge.model, label=label)
 
 
 def _finish(result: RunResult, options: DiffOptions, scrubber: Scrubber | None = None) -> RunResult:
@@ -200,7 +229,7 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             prepared = [
                 prepare_suite(s, base_tree=base_tree, options=options, **shared) for s in chosen
             ]
-            _admit(prepared, options, env)
+            _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
             outputs = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_outputs in zip(prepared, outputs, strict=True):
                 done.append(await finish_suite(suite, suite_outputs, options=options, **shared))

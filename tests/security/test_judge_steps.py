@@ -74,3 +74,25 @@ def test_planted_judge_steps_in_a_restored_cache_dir_are_ignored(attack):
     assert not any(PLANTED_STEP in json.dumps(b) for b in attack.llm.requests)
     assert re.match(r"evalbot-mac-v1 [0-9a-f]{64}\n", steps.read_text())  # rewritten, signed
     assert KEY not in out.everything_written_or_posted()
+
+
+MOCK_JUDGE = """provider: mock
+model: m
+params: {reply: '{"score": 5, "reason": "fine"}'}
+"""
+
+
+def test_switching_the_judge_to_a_mock_that_always_says_5_fails(attack):
+    attack.llm.responder = judge_or_answer
+    attack.repo.commit(
+        {"evalbot.yml": JUDGED, "rubrics/correct.md": RUBRIC, "models/judge.yaml": JUDGE},
+        "judge",
+    )
+    attack.base_sha = attack.repo.git("rev-parse", "HEAD")
+    attack.repo.git("checkout", "-q", "-b", "pr-judge")
+    ws = attack.push({"prompts/answers.md": VAGUE, "models/judge.yaml": MOCK_JUDGE})
+    out = run_action(attack.env(ws), ws, attack.github)
+    assert out.code == 2, out.log
+    assert "models/judge.yaml" in out.result.summary
+    assert "from 'openai' to 'mock'" in out.result.summary
+    assert attack.llm.requests == []

@@ -4,9 +4,11 @@ publishes the comment and check, writes the job summary and outputs, returns the
 Only ``main`` builds real side effects (the pipeline, the GitHub client, the report renderer);
 ``run`` receives them, so tests drive the whole path with a loopback GitHub and a stand-in diff.
 
-A fork PR (or a run without the model API key) is never evaluated and never claims a pass: the
-pipeline runs with ``dry_run=True`` (detection only, no model call) and the verdict is ``neutral``
-with the list of suites that would have run; when nothing would have run, it is a plain pass.
+A fork PR (or a run where none of the key variables the workflow names is set) is never
+evaluated and never claims a pass: the pipeline runs with ``dry_run=True`` (detection only, no
+model call) and the verdict is ``neutral`` with the list of suites that would have run; when
+nothing would have run, it is a plain pass. Whether a key is missing is decided from the workflow
+(``model-env``) alone; a model config naming a variable that is not set fails the check.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -45,7 +48,9 @@ from evalbot.publish import (
     run_publish,
 )
 from evalbot.records import RunResult, SuiteResult
+from evalbot.scrub import Scrubber, ScrubbingReporter, ScrubbingStream, internal_error_line
 from evalbot.settings import ActionSettings, secret_values
+from evalbot.trust import check_cache_dir
 
 __all__ = ["DiffFn", "main", "plan_revisions", "run"]
 
@@ -114,30 +119,23 @@ def _ensure_commits(
             )
 
 
-def _missing_keys(options: DiffOptions, env: Mapping[str, str]) -> dict[str, set[str]]:
-    """Suite name → API-key variables its head-side ``openai`` models (and judge) need but the
-    environment lacks. Config problems are left for the pipeline to report properly."""
-    from evalbot.config import load_config, load_model_config
-    from evalbot.git import Git
-    from evalbot.score.base import JUDGED_TYPES
-    from evalbot.tree import GitTree
+def _cache_dir(settings: ActionSettings, head: str) -> Path:
+    """The response cache: outside the checkout by default (``RUNNER_TEMP``), or the
+    ``cache-dir`` input when git does not track it and no symlink leads there."""
+    if settings.cache_dir is not None:
+        return check_cache_dir(settings.cache_dir, workspace=settings.workspace, head=head)
+    temp = settings.runner_temp or Path(tempfile.gettempdir())
+    return check_cache_dir(temp / "evalbot-cache", workspace=settings.workspace, head=head)
 
-    try:
-        tree = GitTree(Git(options.repo_root), options.head or "HEAD")
-        config = load_config(tree, options.config_path)
-        missing: dict[str, set[str]] = {}
-        for suite in config.suites:
-            paths = [suite.model]
-            judge = config.judge_for(suite)
-            if judge is not None and any(m.type in JUDGED_TYPES for m in suite.metrics):
-                paths.append(judge.model)
-            for path in paths:
-                model, _ = load_model_config(tree, path)
-                if model.provider == "openai" and not env.get(model.api_key_env, "").strip():
-                    missing.setdefault(suite.name, set()).add(model.api_key_env)
-        return missing
-    except EvalbotError:
-        return {}
+
+def _missing_keys(settings: ActionSettings, env: Mapping[str, str]) -> list[str]:
+    """The key variables the workflow names (``model-env``) when *all* of them are unset, as
+    on a fork or Dependabot run: then nothing can be evaluated. Decided from the workflow
+    only; a model config naming an unset variable is a config error in the pipeline."""
+    names = settings.key_variables()
+    if any((env.get(n) or "").strip() for n in names):
+        return []
+    return list(names)
 
 
 def _already_answered(
@@ -203,7 +201,7 @@ def _error_result(
                 return written
     except (OSError, ValueError):
         pass
-    message = exc.render() if isinstance(exc, EvalbotError) else f"internal error: {exc!r}"
+    message = exc.render() if isinstance(exc, EvalbotError) else internal_error_line(exc)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     return RunResult(
         tool_version=__version__,
@@ -222,6 +220,7 @@ def _error_result(
 def _evaluate(
     options: DiffOptions,
     *,
+    settings: ActionSettings,
     event: EventContext,
     env: Mapping[str, str],
     diff: DiffFn,
@@ -232,22 +231,23 @@ def _evaluate(
         commands.warning(f"Not evaluated: {FORK_REASON}.", title=options.check_name)
         dry = diff(replace(options, dry_run=True), env=env)
         return _not_evaluated(dry, reason=FORK_REASON, short="fork PR"), True
-    missing = _missing_keys(options, env)
+    missing = _missing_keys(settings, env)
     if missing:
         dry = diff(replace(options, dry_run=True), env=env)
-        needed = sorted({k for s in _would_run(dry) for k in missing.get(s.name, ())})
-        if needed:
-            reason = f"{', '.join(needed)} is not set in the environment of this step"
+        shown = " / ".join(missing)
+        verb = "is" if len(missing) == 1 else "are"
+        reason = f"{shown} {verb} not set in the environment of this step"
+        if _would_run(dry):
             commands.warning(
-                f"Not evaluated: {reason}. Pass it as a secret: env: {{{needed[0]}: "
-                f"${{{{ secrets.{needed[0]} }}}}}}",
+                f"Not evaluated: {reason}. Pass it as a secret: env: {{{missing[0]}: "
+                f"${{{{ secrets.{missing[0]} }}}}}}",
                 title=options.check_name,
             )
-            return _not_evaluated(dry, reason=reason, short="no API key"), True
+        return _not_evaluated(dry, reason=reason, short="no API key"), True
     return diff(options, env=env), False
 
 
-def _options(settings: ActionSettings, base: str, head: str) -> DiffOptions:
+def _options(settings: ActionSettings, base: str, head: str, env: Mapping[str, str]) -> DiffOptions:
     return DiffOptions(
         repo_root=settings.workspace,
         base=base,
@@ -259,11 +259,12 @@ def _options(settings: ActionSettings, base: str, head: str) -> DiffOptions:
         samples=settings.samples,
         concurrency=settings.concurrency or 8,
         max_retries=settings.max_retries,
-        cache_dir=settings.cache_dir,
+        cache_dir=_cache_dir(settings, head),
         max_cost_usd=settings.max_cost_usd,
         allowed_hosts=settings.allowed_hosts,
         check_name=settings.check_name,
         details_url=settings.run_url,
+        policy=settings.policy(env),
     )
 
 
@@ -287,7 +288,12 @@ def _outcome(
             _ensure_commits(settings.workspace, [base, head], commands, event=event.event_name)
         with commands.group("evalbot: evaluate"):
             result, rewritten = _evaluate(
-                _options(settings, base, head), event=event, env=env, diff=diff, commands=commands
+                _options(settings, base, head, env),
+                settings=settings,
+                event=event,
+                env=env,
+                diff=diff,
+                commands=commands,
             )
         if rewritten:
             reporter.write_outputs(
@@ -301,7 +307,7 @@ def _outcome(
     except Exception as exc:  # a bug in evalbot: say so, and still answer the check
         with commands.group("evalbot: internal error"), commands.untrusted():
             commands.log(traceback.format_exc())
-        commands.error(f"internal error: {exc!r}", title=settings.check_name)
+        commands.error(internal_error_line(exc), title=settings.check_name)
         error, code = exc, EXIT_ERROR
     result = _error_result(error, settings=settings, head=event.head_sha, started=started)
     try:
@@ -309,7 +315,7 @@ def _outcome(
             result, settings.out_dir, check_name=settings.check_name, root=settings.workspace
         )
     except Exception as exc:  # the check matters more than the files
-        commands.warning(f"could not write {settings.out_dir}: {exc!r}")
+        commands.warning(f"could not write {settings.out_dir}: {internal_error_line(exc)}")
     return result, code
 
 
@@ -329,6 +335,7 @@ def run(
     result, code = _outcome(
         settings, event=event, env=env, diff=diff, reporter=reporter, commands=commands
     )
+    result = Scrubber.from_env(env).model(result)  # also what annotations are made of
     render_terminal = getattr(reporter, "render_terminal", None)
     if callable(render_terminal):
         with commands.group(f"evalbot: {result.verdict}"), commands.untrusted():
@@ -373,10 +380,15 @@ def main(
 ) -> int:
     """The container entrypoint (``evalbot action``). Secrets are masked before anything else is
     printed. On ``workflow_run`` it publishes saved results instead (see ``evalbot.publish``)."""
-    commands = WorkflowCommands(stdout or sys.stdout)
+    stream = stdout or sys.stdout
+    commands = WorkflowCommands(stream)
     for value in secret_values(env):
         commands.mask(value)
-    reporter = reporter or default_reporter()
+    # From here on every line of the log, file and post goes through the scrubber: the mask
+    # covers the exact values in the log only.
+    scrubber = Scrubber.from_env(env)
+    commands.stream = ScrubbingStream(stream, scrubber)
+    reporter = ScrubbingReporter(reporter or default_reporter(), scrubber)
     github_factory = github_factory or make_github
     try:
         settings = ActionSettings.from_environ(env)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -26,6 +27,7 @@ from evalbot.errors import (
     exit_code_for_verdict,
 )
 from evalbot.options import DiffOptions
+from evalbot.trust import TrustPolicy, forbid_inspection
 
 __all__ = ["build_parser", "main"]
 
@@ -59,6 +61,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, help="override every suite's samples")
     parser.add_argument("--concurrency", type=int, default=8, help="model calls in flight")
     parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
+    parser.add_argument(
+        "--cache-scope",
+        default=os.environ.get("EVALBOT_CACHE_SCOPE") or None,
+        help="share cached answers between endpoints: replaces the endpoint URL in the cache "
+        "key (env EVALBOT_CACHE_SCOPE)",
+    )
     parser.add_argument("--max-cost-usd", type=float, help="stop when spend reaches this")
     parser.add_argument(
         "--max-retries",
@@ -87,6 +95,13 @@ def _out(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
+def _cache_secret() -> bytes | None:
+    """``EVALBOT_CACHE_SECRET``: sign the cache in a CI job that runs the CLI on untrusted PRs
+    (the action always signs)."""
+    secret = (os.environ.get("EVALBOT_CACHE_SECRET") or "").strip()
+    return hashlib.sha256(b"evalbot cache key\0" + secret.encode()).digest() if secret else None
+
+
 def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
     repo = _repo(args.repo)
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
@@ -109,6 +124,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         check_name=args.check_name,
         seed=args.seed,
         dry_run=getattr(args, "dry_run", False),
+        policy=TrustPolicy(cache_scope=args.cache_scope, cache_secret=_cache_secret()),
     )
 
 
@@ -168,6 +184,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 def _cmd_action(args: argparse.Namespace) -> int:
     from evalbot.action import main as action_main
 
+    # The container's entrypoint holds every secret of the step and may start the PR's code.
+    forbid_inspection()
     return action_main(os.environ)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evalbot.trust import TrustPolicy
+
 __all__ = ["DiffOptions"]
 
 
@@ -37,3 +39,6 @@ class DiffOptions:
     dry_run: bool = False
     """Detect and validate only; no model calls (used for fork PRs without secrets)."""
     extra_notes: tuple[str, ...] = field(default_factory=tuple)
+    policy: TrustPolicy = field(default_factory=TrustPolicy.local)
+    """The workflow's limits on what the repository may make evalbot do (the action's inputs);
+    the CLI trusts the repository."""

@@ -7,13 +7,17 @@ here from options or passed in; results are written before any error propagates.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 from evalbot import __version__
 from evalbot.config import (
     EvalbotConfig,
+    ModelConfig,
     load_config,
+    load_model_config,
     sha256_text,
 )
 from evalbot.detect import select_suites
@@ -31,8 +35,10 @@ from evalbot.report import write_outputs
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
 from evalbot.safe_paths import safe_output_dir
-from evalbot.suite import finish_suite, generate_suite, prepare_suite, sum_usage
+from evalbot.scrub import Scrubber
+from evalbot.suite import PreparedSuite, finish_suite, generate_suite, prepare_suite, sum_usage
 from evalbot.tree import FileTree, GitTree, WorkTree
+from evalbot.trust import code_environment
 
 __all__ = ["run_diff", "verdict_of"]
 
@@ -63,12 +69,69 @@ def _try_base_config(tree: FileTree, path: str, notes: list[str]) -> EvalbotConf
         return None
 
 
+def _base_judge(
+    suite: PreparedSuite, base_config: EvalbotConfig | None, base_tree: FileTree | None
+) -> ModelConfig | None:
+    """The judge model the base side's config gave this suite, when it had one."""
+    base_suite = suite.selection.base_suite
+    if base_config is None or base_tree is None or base_suite is None:
+        return None
+    judge = base_config.judge_for(base_suite)
+    if judge is None or not base_tree.exists(judge.model):
+        return None
+    try:
+        return load_model_config(base_tree, judge.model)[0]
+    except UserError:
+        return None
+
+
+def _admit(
+    prepared: list[PreparedSuite],
+    options: DiffOptions,
+    env: Mapping[str, str],
+    *,
+    base_config: EvalbotConfig | None,
+    base_tree: FileTree | None,
+) -> None:
+    """The workflow's policy on every model file and golden set, before the first call."""
+    policy = options.policy
+    for suite in prepared:
+        if policy.max_examples is not None and len(suite.examples) > policy.max_examples:
+            raise UserError(
+                f"suite {suite.selection.suite.name}: {len(suite.examples):,} examples, more "
+                f"than this workflow allows ({policy.max_examples:,})",
+                file=suite.head_plan.tree.label(suite.selection.suite.dataset),
+                hint="raise the action input max-examples, or shard the run (input shard)",
+            )
+        head = suite.head_plan
+        head_label = head.tree.label(head.model_path)
+        for plan in suite.plans:
+            policy.check_model(
+                plan.model, label=plan.tree.label(plan.model_path), env=env, side=plan.side
+            )
+        if suite.base_plan is not None:
+            policy.check_provider_change(suite.base_plan.model, head.model, label=head_label)
+        else:
+            policy.check_new_suite(head.model, label=head_label)
+        if suite.judge is not None:
+            label = head.tree.label(suite.judge.model_path)
+            policy.check_model(suite.judge.model, label=label, env=env, side="judge")
+            # The head's judge scores both sides: switching it (say to mock) is a provider change.
+            base_judge = _base_judge(suite, base_config, base_tree)
+            if base_judge is not None:
+                policy.check_provider_change(base_judge, suite.judge.model, label=label)
+
+
 def _finish(
-    result: RunResult, options: DiffOptions, *, spent: dict[str, Usage] | None = None
+    result: RunResult,
+    options: DiffOptions,
+    scrubber: Scrubber | None = None,
+    *,
+    spent: dict[str, Usage] | None = None,
 ) -> RunResult:
-    """Stamp, total the usage and write the outputs. ``spent`` (the runner's own counters)
-    replaces the per-side totals after a stop: requests sent by suites that never finished
-    have no side to be counted in, yet they reached the endpoint."""
+    """Stamp, total the usage, scrub and write the outputs. ``spent`` (the runner's own
+    counters) replaces the per-side totals after a stop: requests sent by suites that never
+    finished have no side to be counted in, yet they reached the endpoint."""
     evaluated = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
     sides = [side for s in evaluated for side in (s.base, s.head) if side is not None]
     usage = sum_usage([s.usage for s in sides])
@@ -78,6 +141,8 @@ def _finish(
     result = result.model_copy(
         update={"finished_at": _now(), "usage": usage, "judge_usage": judge_usage}
     )
+    if scrubber:
+        result = scrubber.model(result)
     write_outputs(result, options.out_dir, check_name=options.check_name, root=options.repo_root)
     return result
 
@@ -85,6 +150,7 @@ def _finish(
 def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
     """Detect, evaluate both sides, test, report. Writes results before raising any error."""
     safe_output_dir(options.out_dir, root=options.repo_root)  # refused before any work
+    scrubber = Scrubber.from_env(env)
     git = Git(options.repo_root)
     head_tree: FileTree = (
         WorkTree(options.repo_root, git=git) if options.head is None else GitTree(git, options.head)
@@ -146,13 +212,18 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             for s in chosen
         ]
         result = result.model_copy(update={"suites": planned + skipped, "verdict": "neutral"})
-        return _finish(result, options)
+        return _finish(result, options, scrubber)
 
-    cache = ResponseCache(options.cache_dir or options.repo_root / ".evalbot" / "cache")
+    policy = options.policy
+    cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
+    cache = ResponseCache(cache_dir, secret=policy.cache_secret)
     done: list[SuiteResult] = []
     spent: dict[str, Usage] = {}
 
-    async def evaluate_all() -> None:
+    async def evaluate_all(code_home: Path) -> None:
+        code_env = None
+        if policy.code_env is not None:
+            code_env = code_environment(env, policy.code_env, code_home)
         runner = ModelRunner(
             cache=cache,
             concurrency=options.concurrency,
@@ -163,12 +234,18 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             max_retries=(
                 options.max_retries if options.max_retries is not None else config.max_retries
             ),
+            max_requests=policy.max_requests,
+            price_floor=policy.price_floor,
+            policy=policy,
+            code_env=code_env,
+            scrubber=scrubber,
         )
         try:
             shared = {"config": config, "head_tree": head_tree, "runner": runner}
             prepared = [
                 prepare_suite(s, base_tree=base_tree, options=options, **shared) for s in chosen
             ]
+            _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
             outputs = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_outputs in zip(prepared, outputs, strict=True):
                 done.append(await finish_suite(suite, suite_outputs, options=options, **shared))
@@ -177,7 +254,9 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             spent.update(generate=runner.usage("generate"), judge=runner.usage("judge"))
 
     try:
-        asyncio.run(evaluate_all())
+        # The user's code (python/exec providers) gets a private HOME and TMPDIR, removed after.
+        with tempfile.TemporaryDirectory(prefix="evalbot-code-") as code_home:
+            asyncio.run(evaluate_all(Path(code_home)))
     except EvalbotError as exc:
         failed = [s.suite.name for s in chosen[len(done) :]]
         errored = [
@@ -187,8 +266,8 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
         result = result.model_copy(
             update={"suites": done + errored + skipped, "verdict": "error", "summary": str(exc)}
         )
-        _finish(result, options, spent=spent or None)
+        _finish(result, options, scrubber, spent=spent or None)
         raise
     suites = done + skipped
     result = result.model_copy(update={"suites": suites, "verdict": verdict_of(suites)})
-    return _finish(result, options)
+    return _finish(result, options, scrubber)

@@ -7,6 +7,8 @@ mapping and from a plain ``run:`` step. Every value arrives as a string and is p
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Literal, cast
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from evalbot.errors import ConfigError
+from evalbot.trust import DEFAULT_MODEL_ENV, TrustPolicy, default_allowed_hosts
 
 __all__ = ["ActionSettings", "read_input", "secret_values"]
 
@@ -25,7 +28,12 @@ COMMENT_MODES = ("always", "on-change", "never")
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
-_SECRET_NAME = re.compile(r"(?:_KEY|_TOKEN|_SECRET|_PASSWORD)$")
+_SECRET_NAME = re.compile(r"[-_](?:KEY|TOKEN|SECRET|PASSWORD)$")
+DEFAULT_MAX_REQUESTS = 5000
+"""Requests sent per run (judges included): a few suites of a few hundred examples, sampled."""
+DEFAULT_MAX_EXAMPLES = 2000
+"""Examples per suite per run (after sharding)."""
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _MIN_MASK_LENGTH = 4
 """Shorter values are not secrets (``1``, ``yes``) and masking them would garble every log line."""
 
@@ -68,6 +76,22 @@ def _float(env: Mapping[str, str], name: str) -> float | None:
     if not value >= 0 or value == float("inf"):
         raise ConfigError(f"input '{name}': expected a number ≥ 0, got {raw!r}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    return _choice(env, name, ("true", "false"), "false") == "true"
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A list of environment variable names (``model-env``, ``code-env``)."""
+    names = _list(env, name) or default
+    bad = [n for n in names if not _ENV_NAME.fullmatch(n)]
+    if bad:
+        raise ConfigError(
+            f"input '{name}': {bad[0]!r} is not an environment variable name",
+            hint="list names such as OPENAI_API_KEY, separated by commas or new lines",
+        )
+    return names
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -124,7 +148,23 @@ class ActionSettings(BaseModel):
     shard: str | None = None
     max_cost_usd: float | None = None
     allowed_hosts: tuple[str, ...] | None = None
+    """Hosts a key may go to: the hosts of the ``model-env`` endpoint variables (default: of
+    ``OPENAI_BASE_URL``, else api.openai.com) plus the ``allowed-hosts`` input."""
     cache_dir: Path | None = None
+    """``cache-dir`` input (workspace-relative); None: under ``RUNNER_TEMP``."""
+    runner_temp: Path | None = None
+    model_env: tuple[str, ...] = DEFAULT_MODEL_ENV
+    """Variables model configs may name as key or endpoint."""
+    allow_code_providers: bool = False
+    code_env: tuple[str, ...] = ()
+    """Variables passed to ``python``/``exec`` providers besides PATH, HOME, TMPDIR, LANG."""
+    allow_provider_change: bool = False
+    allow_multiple_choices: bool = False
+    max_requests: int = DEFAULT_MAX_REQUESTS
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    cache_secret: SecretStr | None = None
+    """Signs cache entries; default: derived from the values of the model-env key variables."""
+    cache_scope: str | None = None
     out_dir: Path
     """Where results.json, comment.md and junit.xml go (``EVALBOT_OUT_DIR``, default
     ``<workspace>/evalbot-results``)."""
@@ -148,6 +188,38 @@ class ActionSettings(BaseModel):
     def token(self) -> str | None:
         return self.github_token.get_secret_value() if self.github_token else None
 
+    def policy(self, env: Mapping[str, str]) -> TrustPolicy:
+        """The workflow's limits, for the pipeline (see ``evalbot.trust``)."""
+        return TrustPolicy(
+            model_env=self.model_env,
+            allow_code=self.allow_code_providers,
+            code_env=self.code_env,
+            allow_provider_change=self.allow_provider_change,
+            allow_multiple_choices=self.allow_multiple_choices,
+            max_requests=self.max_requests,
+            max_examples=self.max_examples,
+            price_floor=True,
+            require_key=True,
+            cache_secret=self._cache_key(env),
+            cache_scope=self.cache_scope,
+        )
+
+    def key_variables(self) -> tuple[str, ...]:
+        """The ``model-env`` variables that hold keys (not endpoints)."""
+        return tuple(n for n in self.model_env if not n.endswith("_URL"))
+
+    def _cache_key(self, env: Mapping[str, str]) -> bytes:
+        if self.cache_secret is not None:
+            material = [self.cache_secret.get_secret_value()]
+        else:
+            # The keys the workflow passes: a PR can read none of them, and they stay the same
+            # from run to run, so a cache restored from an earlier run still verifies.
+            material = [f"{n}={env[n].strip()}" for n in self.key_variables() if env.get(n)]
+            if not material:
+                return os.urandom(32)  # nothing secret to derive from: trust this run only
+        digest = hashlib.sha256(b"evalbot cache key\0" + "\0".join(material).encode("utf-8"))
+        return digest.digest()
+
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> ActionSettings:
         """Parse inputs and ``GITHUB_*`` variables; raises ConfigError naming the bad input."""
@@ -162,6 +234,9 @@ class ActionSettings(BaseModel):
         cache_dir = read_input(env, "cache-dir")
         out_dir = env.get("EVALBOT_OUT_DIR") or "evalbot-results"
         hosts = _list(env, "allowed-hosts")
+        model_env = _names(env, "model-env", DEFAULT_MODEL_ENV)
+        cache_secret = read_input(env, "cache-secret")
+        runner_temp = (env.get("RUNNER_TEMP") or "").strip()
         output_path = env.get("GITHUB_OUTPUT")
         summary_path = env.get("GITHUB_STEP_SUMMARY")
         return cls(
@@ -178,8 +253,20 @@ class ActionSettings(BaseModel):
             samples=_int(env, "samples"),
             shard=_shard(env),
             max_cost_usd=_float(env, "max-cost-usd"),
-            allowed_hosts=tuple(h.lower() for h in hosts) or None,
+            allowed_hosts=tuple(
+                dict.fromkeys([*default_allowed_hosts(env, model_env), *(h.lower() for h in hosts)])
+            ),
             cache_dir=(workspace / cache_dir) if cache_dir else None,
+            runner_temp=Path(runner_temp) if runner_temp else None,
+            model_env=model_env,
+            allow_code_providers=_bool(env, "allow-code-providers"),
+            code_env=_names(env, "code-env"),
+            allow_provider_change=_bool(env, "allow-provider-change"),
+            allow_multiple_choices=_bool(env, "allow-multiple-choices"),
+            max_requests=_int(env, "max-requests") or DEFAULT_MAX_REQUESTS,
+            max_examples=_int(env, "max-examples") or DEFAULT_MAX_EXAMPLES,
+            cache_secret=SecretStr(cache_secret) if cache_secret else None,
+            cache_scope=read_input(env, "cache-scope"),
             out_dir=workspace / out_dir,
             bot_login=(env.get("EVALBOT_BOT_LOGIN") or "").strip() or None,
             api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),

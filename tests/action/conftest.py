@@ -130,6 +130,7 @@ def actions_env(
         "GITHUB_RUN_ID": "4242",
         "GITHUB_OUTPUT": str(runner / "output.txt"),
         "GITHUB_STEP_SUMMARY": str(runner / "summary.md"),
+        "RUNNER_TEMP": str(runner),  # where the action keeps its response cache by default
         "OPENAI_API_KEY": API_KEY,
         "INPUT_GITHUB-TOKEN": TOKEN,
         "INPUT_CHECK": "check-run",

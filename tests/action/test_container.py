@@ -37,6 +37,16 @@ CONTRACT_INPUTS = {
     "allowed-hosts",
     "cache-dir",
     "max-retries",  # issue 18: gateways retry too, so the product's retries must be tunable
+    # the workflow's limits on what a PR may make evalbot do (issue 8)
+    "max-requests",
+    "max-examples",
+    "model-env",
+    "allow-code-providers",
+    "code-env",
+    "allow-provider-change",
+    "allow-multiple-choices",
+    "cache-secret",
+    "cache-scope",
 }
 CONTRACT_OUTPUTS = {"verdict", "regressions", "results", "comment", "cost-usd"}
 

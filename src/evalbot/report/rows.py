@@ -103,11 +103,13 @@ def usage_figures(run: SideRun) -> UsageFigures:
     u, j = run.usage, run.judge_usage
     latency = [u.latency_p50_ms, u.latency_p95_ms]
     ms = scale_for(Unit.MS, latency)
-    calls = f"{u.requests:,}" + (f" ({u.cache_hits:,} cached)" if u.cache_hits else "")
+    # The cache share is shown always: a side answered from the cache was not evaluated now.
+    share = f" ({u.cache_hits / u.requests:.0%} cached)" if u.requests else ""
+    calls = f"{u.requests:,}{share}"
     judged = j.requests or j.input_tokens or j.output_tokens
     return UsageFigures(
         side=run.side,
-        model=model_text(run),
+        model=f"{run.provider} · {model_text(run)}",
         calls=calls,
         errors=f"{run.error_rate:.1%}",
         tokens=f"{u.input_tokens:,} / {u.output_tokens:,}",

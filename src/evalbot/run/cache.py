@@ -4,6 +4,13 @@ Layout: ``root/<key[:2]>/<key>.json``, each file one ``Completion`` (without ``c
 go to a temporary file in the same directory and are renamed into place (``os.replace`` is
 atomic), so concurrent writers and readers — other tasks, other shards, a parallel CI job on a
 shared cache directory — only ever see a whole file.
+
+Trust: anyone can compute a key, so an entry proves nothing by its name. With a ``secret`` (the
+action always has one, from the workflow's side) every entry is written as a signed envelope,
+``evalbot-mac-v1 <hmac>`` on the first line, then the completion; the HMAC covers the key and the
+body. A file without a valid signature for its own key (planted in the repository, copied from
+another key, edited in a restored cache) is a miss. Without a secret (the CLI on a developer's
+machine) plain files, such as the recorded answers of the shipped example, are read as before.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalbot.records import Completion, ModelRequest
+from evalbot.signing import seal, unseal
 
 __all__ = ["CACHE_FORMAT", "ResponseCache", "cacheable", "request_key"]
 
@@ -63,8 +71,9 @@ def request_key(request: ModelRequest, *, scope: str = "") -> str:
 class ResponseCache:
     """Completions on disk, keyed by ``request_key``. Errored completions are never stored."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, secret: bytes | None = None) -> None:
         self.root = Path(root)
+        self.secret = secret
         self._made: set[Path] = set()
 
     def key_for(self, request: ModelRequest, *, scope: str = "") -> str:
@@ -80,9 +89,12 @@ class ResponseCache:
         """
         if not cacheable(request):
             return None
-        path = self.path_for(self.key_for(request, scope=scope))
+        key = self.key_for(request, scope=scope)
         try:
-            completion = Completion.model_validate_json(path.read_bytes())
+            body = unseal(self.secret, "completion", key, self.path_for(key).read_bytes())
+            if body is None:
+                return None  # not written by this workflow
+            completion = Completion.model_validate_json(body)
         except (OSError, ValidationError):
             return None
         if not completion.ok:
@@ -93,11 +105,13 @@ class ResponseCache:
         """Store a successful completion; returns whether it was stored."""
         if not completion.ok or not cacheable(request):
             return False
-        path = self.path_for(self.key_for(request, scope=scope))
+        key = self.key_for(request, scope=scope)
+        path = self.path_for(key)
         if path.parent not in self._made:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(path.parent)
-        payload = completion.model_dump_json(exclude={"cached"}).encode("utf-8")
+        body = completion.model_dump_json(exclude={"cached"}).encode("utf-8")
+        payload = seal(self.secret, "completion", key, body)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -62,7 +62,9 @@ deployment that actually answered."""
 
 # Only bearer auth: the SDK's default request options would also attach OPENAI_ADMIN_KEY from the
 # process environment when it is set, and that key has no business going to a model endpoint.
-_REQUEST_SECURITY: dict[str, Any] = {"security": {"bearer_auth": True}}
+# Redirects are not followed: the SDK's client follows them by default, which would send the
+# prompt (httpx drops the Authorization header, not the body) to whatever host a 307 names.
+_REQUEST_SECURITY: dict[str, Any] = {"security": {"bearer_auth": True}, "follow_redirects": False}
 _RETRIED_STATUSES = {408, 409, 429}
 """Besides 5xx: the statuses the SDK retries (so an error message can say it did)."""
 # OpenAI-style keys, whole or masked ("sk-proj-abc1****wxyz"), as 401 messages quote them.
@@ -96,7 +98,9 @@ def resolve_endpoint(
     """The endpoint a model config points at, after the allowed-hosts check.
 
     ``allowed_hosts`` entries are host names (``api.openai.com``), ``host:port`` or
-    ``*.example.com`` (any subdomain); None means no restriction.
+    ``*.example.com`` (any subdomain); None means no restriction. The normalised URL drops a
+    default port, so ``https://h:443/v1`` and ``https://h/v1`` are one endpoint (and one cache
+    scope).
     """
     raw = (env.get(config.base_url_env) or "").strip() or DEFAULT_BASE_URL
     parts = urlsplit(raw)
@@ -108,11 +112,21 @@ def resolve_endpoint(
             hint=f"set {config.base_url_env} to e.g. {DEFAULT_BASE_URL}",
         )
     if allowed_hosts is not None and not _host_allowed(host, parts.port, allowed_hosts):
+        # The value is named by the variable only: it may be a URL the workflow never meant
+        # for models (GITHUB_API_URL), and the host says enough.
         raise ConfigError(
             f"model endpoint host {host!r} (from {config.base_url_env}) is not allowed",
             hint=f"add {host} to --allowed-hosts (action input allowed-hosts) if you trust it",
         )
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            f"{config.base_url_env} has an invalid port", hint=f"e.g. {DEFAULT_BASE_URL}"
+        ) from None
+    if port == {"http": 80, "https": 443}[parts.scheme]:
+        port = None
+    netloc = host if port is None else f"{host}:{port}"
     base_url = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
     return Endpoint(base_url=base_url, host=host, key_env=config.api_key_env)
 
@@ -148,6 +162,12 @@ class OpenAIClients:
                 f"{endpoint.key_env} is not set (needed for {endpoint.host})",
                 hint=f"pass the key as {endpoint.key_env} in the workflow's env "
                 "(any placeholder for an endpoint without auth)",
+            )
+        if not key.isascii() or any(c in key for c in "\r\n"):
+            # httpx would fail encoding the header, with the whole header in the exception.
+            raise ConfigError(
+                f"{endpoint.key_env} holds characters that cannot go in an HTTP header",
+                hint=f"check the secret passed as {endpoint.key_env} (ASCII only)",
             )
         return key
 
@@ -205,13 +225,20 @@ def _logprobs(choice: dict[str, Any]) -> list[list[TokenLogprob]] | None:
 class OpenAIProvider:
     """Chat completions for one model config on one endpoint."""
 
-    def __init__(self, config: ModelConfig, endpoint: Endpoint, clients: OpenAIClients) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        endpoint: Endpoint,
+        clients: OpenAIClients,
+        *,
+        cache_scope: str | None = None,
+    ) -> None:
         self.config = config
         self.endpoint = endpoint
-        # The endpoint is named by its env variable, not its URL: a recorded cache replays on any
-        # machine (CI, a laptop, --offline with no endpoint set), while two endpoints configured
-        # side by side (base_url_env) still never share answers.
-        self.scope = f"openai:{config.base_url_env}"
+        # The endpoint's normalised URL is part of the cache key: another server (a proxy,
+        # another region or vendor) never replays this one's answers. ``cache_scope`` (trusted
+        # side only) names a scope shared on purpose, e.g. a proxy and the API behind it.
+        self.scope = f"openai:{cache_scope or endpoint.base_url}"
         self._clients = clients
         self._retries = clients.max_retries
         self._answered = False
@@ -266,6 +293,14 @@ class OpenAIProvider:
             "(a gateway answers 400 for both); evalbot stopped instead of sending the rest",
         )
 
+    def _redirected(self, exc: openai.APIStatusError) -> ProviderError:
+        target = urlsplit(exc.response.headers.get("location") or "").hostname or "elsewhere"
+        return ProviderError(
+            f"{self.endpoint.host} answered HTTP {exc.status_code}, a redirect to {target}; "
+            "redirects are not followed for model calls",
+            hint=f"set {self.config.base_url_env} to the final URL of the endpoint",
+        )
+
     async def complete(self, request: ModelRequest) -> Completion:
         client = self._clients.client(self.endpoint)
         # Params go into the body as written in the model config (temperature, seed,
@@ -303,6 +338,8 @@ class OpenAIProvider:
         except openai.APIConnectionError:
             return self._failed(start, f"could not connect to {self.endpoint.host}")
         except openai.APIStatusError as exc:
+            if 300 <= exc.status_code < 400:
+                raise self._redirected(exc) from None
             detail = self._detail(exc)
             retried = exc.status_code in _RETRIED_STATUSES or exc.status_code >= 500
             if not retried:

@@ -20,6 +20,7 @@ import numpy as np
 
 from evalbot.config import ModelConfig
 from evalbot.errors import CacheMissError, EvalbotError, ProviderError, UserError
+from evalbot.prices import cap_price
 from evalbot.records import Completion, Message, ModelRequest, Usage
 from evalbot.run.cache import ResponseCache, cacheable, request_key
 from evalbot.run.exec_provider import ExecProvider
@@ -29,8 +30,10 @@ from evalbot.run.openai_provider import (
     OpenAIProvider,
     resolve_endpoint,
 )
-from evalbot.run.providers import MockProvider, Provider
+from evalbot.run.providers import MockProvider, Provider, cost_of
 from evalbot.run.python_provider import PythonProvider, WorkerPool
+from evalbot.scrub import Scrubber
+from evalbot.trust import TrustPolicy
 
 __all__ = ["ModelRunner", "build_request"]
 
@@ -114,9 +117,14 @@ class ModelRunner:
     """Bounded, de-duplicated, cached model calls for one run (see the module docstring).
 
     ``env`` is where ``openai`` endpoints and keys are read from (the entrypoint passes the
-    trusted environment; nothing here reads ``os.environ``) and the environment of ``python``/
-    ``exec`` subprocesses (None: they inherit the process's). ``max_retries`` is handed to the
-    openai SDK, which owns retries and backoff.
+    trusted environment; nothing here reads ``os.environ``) and, unless ``code_env`` is given,
+    the environment of ``python``/``exec`` subprocesses (None: they inherit the process's).
+    ``max_retries`` is handed to the openai SDK, which owns retries and backoff.
+
+    ``policy`` (the workflow's limits) is checked for every model config before its provider is
+    built; ``max_requests`` stops sending like ``max_cost_usd``; with ``price_floor`` the cost
+    cap counts each ``openai`` call at no less than the built-in price table (``prices``).
+    ``scrubber`` cleans every answer as it arrives, before it is cached, scored or reported.
     """
 
     def __init__(
@@ -129,14 +137,24 @@ class ModelRunner:
         allowed_hosts: Sequence[str] | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_cost_usd: float | None = None,
+        max_requests: int | None = None,
+        price_floor: bool = False,
+        policy: TrustPolicy | None = None,
+        code_env: Mapping[str, str] | None = None,
+        scrubber: Scrubber | None = None,
     ) -> None:
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.offline = offline
         self.env: Mapping[str, str] = env if env is not None else {}
-        self._subprocess_env = env
+        self._subprocess_env = code_env if code_env is not None else env
         self.allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else None
         self.max_cost_usd = max_cost_usd
+        self.max_requests = max_requests
+        self.price_floor = price_floor
+        self.policy = policy or TrustPolicy.local()
+        self.scrubber = scrubber
+        self._started = 0
         self.sent = 0
         self.cache_hits = 0
         self.spent_usd = 0.0
@@ -222,9 +240,15 @@ class ModelRunner:
         return provider
 
     def _build_provider(self, config: ModelConfig, workdir: Path | None) -> Provider:
+        # The pipeline checked every model file already (naming it); this is the backstop for
+        # a config that reached the runner another way (a metric's own judge).
+        label = f"model {config.model or config.provider}"
+        self.policy.check_model(config, label=label, env=self.env)
         if config.provider == "openai":
             endpoint = resolve_endpoint(config, self.env, self.allowed_hosts)
-            return OpenAIProvider(config, endpoint, self._clients)
+            return OpenAIProvider(
+                config, endpoint, self._clients, cache_scope=self.policy.cache_scope
+            )
         if config.provider == "mock":
             return MockProvider(config)
         if workdir is None:
@@ -265,6 +289,13 @@ class ModelRunner:
                     hint="raise --max-cost-usd (action input max-cost-usd) or run fewer suites",
                 )
                 raise self._fatal
+            if self.max_requests is not None and self._started >= self.max_requests:
+                self._fatal = ProviderError(
+                    f"request cap of {self.max_requests:,} reached",
+                    hint="raise the action input max-requests, or run fewer suites or samples",
+                )
+                raise self._fatal
+            self._started += 1
             # Counted as sent before the call: a call cancelled by a fatal stop elsewhere, or
             # the one that raised it, still reached the endpoint.
             self._count_attempt(counters)
@@ -275,7 +306,15 @@ class ModelRunner:
                     self._count_attempt(counters, -1)
                 self._fatal = exc
                 raise
-        self._count_sent(counters, completion)
+        if self.scrubber:
+            text, error = completion.text, completion.error
+            completion = completion.model_copy(
+                update={
+                    "text": None if text is None else self.scrubber.text(text),
+                    "error": None if error is None else self.scrubber.text(error),
+                }
+            )
+        self._count_sent(counters, completion, self._capped_cost(provider, request, completion))
         if use_cache and completion.ok:
             assert self.cache is not None
             # Synchronous on purpose: a write-behind thread measured no faster (it contends for
@@ -287,14 +326,25 @@ class ModelRunner:
         self.sent += n
         counters.sent += n
 
-    def _count_sent(self, counters: _Counters, completion: Completion) -> None:
+    def _capped_cost(
+        self, provider: Provider, request: ModelRequest, completion: Completion
+    ) -> float:
+        """What a call counts toward ``max_cost_usd``: with ``price_floor``, an ``openai`` call
+        at the higher of the config's and the built-in price (the PR writes the config)."""
+        config = getattr(provider, "config", None)
+        if not (self.price_floor and request.provider == "openai" and config is not None):
+            return completion.cost_usd or 0.0
+        price = cap_price(request.model, config.price)
+        return cost_of(price, completion.input_tokens, completion.output_tokens) or 0.0
+
+    def _count_sent(self, counters: _Counters, completion: Completion, capped: float) -> None:
         counters.requests += 1
         counters.errors += not completion.ok
         counters.input_tokens += completion.input_tokens
         counters.output_tokens += completion.output_tokens
         if completion.cost_usd:
             counters.cost_usd += completion.cost_usd
-            self.spent_usd += completion.cost_usd
+        self.spent_usd += capped
         if completion.ok and completion.latency_ms is not None:
             counters.latencies_ms.append(completion.latency_ms)
 

@@ -39,6 +39,7 @@ from evalbot.score.judge_io import (
     render_input,
     resolve_judge,
 )
+from evalbot.signing import seal, unseal
 
 __all__ = [
     "STEPS_FILE_VERSION",
@@ -173,6 +174,7 @@ class RubricScorer:
         steps: list[str] | None = None,
         steps_path: str | None = None,
         steps_dir: Path | None = None,
+        steps_secret: bytes | None = None,
         logprobs: bool = True,
     ) -> None:
         self.name = name
@@ -182,6 +184,9 @@ class RubricScorer:
         self.rubric_sha256 = sha256_text(rubric)
         self.lo, self.hi = scale
         self.steps_dir = steps_dir
+        # Frozen steps decide how every answer is judged: signed like cache entries, so a file
+        # the PR plants in the steps directory is ignored where the cache is signed.
+        self.steps_secret = steps_secret
         self.logprobs = logprobs
         self._state = _StepsState()
         if steps is not None:
@@ -199,7 +204,10 @@ class RubricScorer:
 
     def _read_frozen(self, path: Path) -> list[str] | None:
         try:
-            frozen = FrozenSteps.model_validate_json(path.read_bytes())
+            body = unseal(self.steps_secret, "judge-steps", path.name, path.read_bytes())
+            if body is None:
+                return None
+            frozen = FrozenSteps.model_validate_json(body)
         except (OSError, ValidationError):
             return None
         if (
@@ -220,8 +228,9 @@ class RubricScorer:
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(frozen.model_dump_json(indent=2) + "\n")
+        body = (frozen.model_dump_json(indent=2) + "\n").encode("utf-8")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(seal(self.steps_secret, "judge-steps", path.name, body))
         os.replace(tmp, path)
 
     async def steps(self) -> _StepsState:
@@ -356,5 +365,6 @@ def build_rubric(metric: MetricConfig, setup: ScoreSetup) -> RubricScorer:
         steps=steps,
         steps_path=options.get("steps"),
         steps_dir=steps_dir,
+        steps_secret=getattr(cache, "secret", None),
         logprobs=logprobs,
     )

@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,6 +24,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalbot.config import MetricConfig, sha256_text
+from evalbot.fsio import ensure_dir, write_atomic
 from evalbot.records import Completion, Example, MetricKind, TokenLogprob
 from evalbot.score.base import Score, ScoreSetup
 from evalbot.score.judge_io import (
@@ -218,11 +217,8 @@ class RubricScorer:
             prompt=load_prompt("rubric_steps").version,
             steps=steps,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(frozen.model_dump_json(indent=2) + "\n")
-        os.replace(tmp, path)
+        ensure_dir(path.parent)
+        write_atomic(path, frozen.model_dump_json(indent=2) + "\n")
 
     async def steps(self) -> _StepsState:
         """The evaluation steps, generated at most once per process and frozen to disk."""

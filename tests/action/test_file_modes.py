@@ -165,5 +165,6 @@ def _run_action_in_container_layout(base: Path) -> None:
     ]
     names = {p.name for p in written}
     assert {"results.json", "comment.md", "junit.xml", "output.txt", "summary.md"} <= names
-    assert sum(p.suffix == ".json" and len(p.stem) == 64 for p in written) == 10  # cache entries
+    # The ten answers are cached (wherever the cache lives: workspace or RUNNER_TEMP).
+    assert sum(p.suffix == ".json" and p.name != "results.json" for p in written) >= 10
     assert _as_runner(repo.root, runner) == []

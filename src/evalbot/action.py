@@ -29,6 +29,7 @@ from evalbot import __version__
 from evalbot.errors import (
     EXIT_ERROR,
     EXIT_OK,
+    CheckMissing,
     EvalbotError,
     GitError,
     PublishError,
@@ -44,6 +45,7 @@ from evalbot.publish import (
     annotate_error,
     default_reporter,
     finish_step,
+    make_publisher,
     publish_result,
     run_publish,
 )
@@ -359,7 +361,9 @@ def run(
                 comment = report.body
         except PublishError as exc:
             annotate_error(commands, exc, title=settings.check_name)
-            code = code or exc.exit_code  # a failed gate keeps its 1
+            # A failed gate keeps its 1 when only the comment failed; a missing check is an
+            # error whatever the gate said (the required check would wait forever: re-run).
+            code = exc.exit_code if isinstance(exc, CheckMissing) else (code or exc.exit_code)
     try:
         finish_step(
             result, settings=settings, reporter=reporter, commands=commands, comment=comment
@@ -377,9 +381,11 @@ def main(
     github_factory: GithubFactory | None = None,
     reporter: Reporter | None = None,
     stdout: TextIO | None = None,
+    retry_sleep: Callable[[float], None] | None = None,
 ) -> int:
     """The container entrypoint (``evalbot action``). Secrets are masked before anything else is
-    printed. On ``workflow_run`` it publishes saved results instead (see ``evalbot.publish``)."""
+    printed. On ``workflow_run`` it publishes saved results instead (see ``evalbot.publish``).
+    ``retry_sleep`` waits between retries of GitHub writes (default ``time.sleep``)."""
     stream = stdout or sys.stdout
     commands = WorkflowCommands(stream)
     for value in secret_values(env):
@@ -407,15 +413,15 @@ def main(
             commands=commands,
             github_factory=github_factory,
             reporter=reporter,
+            retry_sleep=retry_sleep,
         )
     if diff is None:
         from evalbot.pipeline import run_diff
 
         diff = run_diff
-    publisher = None
-    if settings.token:
-        gh = github_factory(settings.token, settings.api_url)
-        publisher = GitHubPublisher(gh, event.repository, bot_login=settings.bot_login)
+    publisher = make_publisher(
+        settings, event.repository, github_factory=github_factory, sleep=retry_sleep
+    )
     already = _already_answered(event, settings, publisher, commands)
     if already is not None:
         commands.notice(already, title=settings.check_name)

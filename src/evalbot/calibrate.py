@@ -27,6 +27,7 @@ from evalbot import __version__
 from evalbot.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
 from evalbot.config import MetricConfig, SuiteConfig, load_config, load_model_config, sha256_text
 from evalbot.errors import ConfigError, InputError, UserError
+from evalbot.fsio import write_atomic
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example
 
@@ -366,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
         allowed_hosts=hosts or None,
     )
     record = calibrate(options, env=os.environ)
-    args.out.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(args.out, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     print(summary(record))
     print(f"Record written to {args.out}; point judge.calibration in evalbot.yml at it.")
     return 1 if record["verdict"] == "unreliable" else 0

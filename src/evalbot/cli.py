@@ -16,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from evalbot import __version__
 from evalbot.errors import (
@@ -84,15 +85,27 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
 
 
+def _out_dir(path: Path) -> Path:
+    """``--out``: a directory (created when missing), checked before anything runs, so that a
+    whole evaluation is not spent only to fail when the results are written."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = "is a file" if probe == path else f"is inside {probe}, which is a file"
+        raise UserError(
+            f"--out {what}; it must be a directory",
+            file=str(path),
+            hint="pass a directory (created when missing), e.g. --out evalbot-results",
+        )
+    # Absolute without resolving links: the pipeline refuses a symlinked results directory.
+    return Path(os.path.abspath(path))
+
+
 def _repo(path: Path) -> Path:
     if not path.is_dir():
         raise UserError("repository directory not found", file=str(path), hint="check -C DIR")
     return path.resolve()
-
-
-def _out(path: Path) -> Path:
-    # Absolute without resolving links: the pipeline refuses a symlinked results directory.
-    return Path(os.path.abspath(path))
 
 
 def _cache_secret() -> bytes | None:
@@ -110,7 +123,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         base=base,
         head=head,
         config_path=args.config,
-        out_dir=_out(args.out),
+        out_dir=_out_dir(args.out),
         suites=tuple(args.suite),
         run_all=getattr(args, "all", False),
         offline=args.offline,
@@ -159,7 +172,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     options = DiffOptions(
         repo_root=Path(".").resolve(),
         base=None,
-        out_dir=_out(args.out),
+        out_dir=_out_dir(args.out),
         check_name=args.check_name,
     )
     args.quiet = False
@@ -189,8 +202,37 @@ def _cmd_action(args: argparse.Namespace) -> int:
     return action_main(os.environ)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with short errors: the error, then one usage line (not the full usage block,
+    which buries the line that matters under every option)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nusage: {self.short_usage()}\n")
+
+    def short_usage(self) -> str:
+        parts = [self.prog]
+        optional = False
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parts.append("COMMAND")
+            elif not action.option_strings:
+                parts.append(self._metavar(action) + (" ..." if action.nargs == "+" else ""))
+            elif action.required:
+                parts.append(f"{action.option_strings[-1]} {self._metavar(action)}")
+            elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+                optional = True
+        if optional:
+            parts.append("[options]")
+        return " ".join(parts) + f"  (see {self.prog} --help)"
+
+    @staticmethod
+    def _metavar(action: argparse.Action) -> str:
+        metavar = action.metavar or action.dest.upper()
+        return metavar if isinstance(metavar, str) else " ".join(metavar)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="evalbot",
         description="Paired base-vs-head LLM evals with significance tests for pull requests.",
     )

@@ -6,13 +6,17 @@ the head and the base side without a checkout.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+import types
+import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalbot.errors import ConfigError
+from evalbot.model_params import ParamError, check_params
 from evalbot.parsing import ParseProblem, check_size, load_yaml
 from evalbot.tree import FileTree
 
@@ -109,6 +113,8 @@ class ModelConfig(_Strict):
             raise ValueError("provider 'exec' needs command: [program, arg, ...]")
         if self.provider in ("openai", "mock") and not self.model:
             raise ValueError(f"provider {self.provider!r} needs model: <model id>")
+        if self.provider == "openai":  # python/exec params belong to the user's own code
+            check_params(self.params)
         return self
 
 
@@ -263,14 +269,52 @@ def _locate(text: str, loc: tuple[Any, ...]) -> int | None:
     return None
 
 
-def _validation_error(exc: ValidationError, *, label: str, text: str) -> ConfigError:
-    first = exc.errors()[0]
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at ``loc`` (the location of an unknown key's parent)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            args = typing.get_args(current)
+            current = args[0] if args else current
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = field.annotation
+        # Optional[X] / X | None: look through to X.
+        if typing.get_origin(current) in (typing.Union, types.UnionType):
+            inner = [a for a in typing.get_args(current) if a is not type(None)]
+            current = inner[0] if len(inner) == 1 else current
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _validation_error(
+    exc: ValidationError, *, label: str, text: str, model: type[BaseModel]
+) -> ConfigError:
+    errors = exc.errors()
+    # An unknown key explains a "missing" one next to it (``datset`` for ``dataset``): report it.
+    first = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
     loc = tuple(first.get("loc", ()))
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, ParamError):
+        loc = ("params", cause.key)
     where = ".".join(str(part) for part in loc) or "(top level)"
     message = first.get("msg", "invalid value").removeprefix("Value error, ")
-    if first.get("type") == "extra_forbidden":
-        message = "unknown key"
-        hint = "remove it or check its spelling against docs/config.md"
+    if isinstance(cause, ParamError):
+        message = str(cause).removeprefix(f"{where}: ")
+        hint = "see the parameters in docs/config.md#model-configs"
+    elif first.get("type") == "extra_forbidden":
+        key = str(loc[-1])
+        message = f"unknown key {key!r}"
+        close = difflib.get_close_matches(key, _fields_at(model, loc[:-1]), n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean {close[0]}?"
+        else:
+            hint = "remove it or check its spelling against docs/config.md"
     elif first.get("type") == "missing":
         hint = "add the missing key"
     else:
@@ -295,7 +339,9 @@ def load_config(tree: FileTree, path: str = DEFAULT_CONFIG_PATH) -> EvalbotConfi
     try:
         return EvalbotConfig.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(exc, label=tree.label(path), text=text) from exc
+        raise _validation_error(
+            exc, label=tree.label(path), text=text, model=EvalbotConfig
+        ) from exc
 
 
 def load_model_config(tree: FileTree, path: str) -> tuple[ModelConfig, str]:
@@ -311,4 +357,4 @@ def load_model_config(tree: FileTree, path: str) -> tuple[ModelConfig, str]:
     try:
         return ModelConfig.model_validate(data), sha256_text(text)
     except ValidationError as exc:
-        raise _validation_error(exc, label=tree.label(path), text=text) from exc
+        raise _validation_error(exc, label=tree.label(path), text=text, model=ModelConfig) from exc

@@ -11,6 +11,7 @@
           ├── ProviderError        model endpoint failures past the error budget
           ├── GitError             git failed, or history too shallow
           └── PublishError         GitHub API failure while publishing
+               └── CheckMissing     the check could not be written: exit 3 even on a failed gate
 
 Exit 0 (gate passed) and 1 (gate failed) are outcomes, not exceptions.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "CacheMissError",
+    "CheckMissing",
     "ConfigError",
     "EvalbotError",
     "EvaluationError",
@@ -102,6 +104,11 @@ class GitError(EvaluationError):
 
 class PublishError(EvaluationError):
     pass
+
+
+class CheckMissing(PublishError):
+    """The check run or status is not on the head commit: a required check would wait forever,
+    so the job must fail as an error (re-run it), whatever the gate said."""
 
 
 def exit_code_for_verdict(verdict: str) -> int:

@@ -2,23 +2,32 @@
 
 Every PyGithub or transport failure leaves this module as a ``PublishError``; a 401/403 (the
 read-only ``GITHUB_TOKEN`` of fork PRs, a missing ``permissions:`` entry) is a
-``PermissionDenied`` so the caller can downgrade it to a warning.
+``PermissionDenied`` so the caller can downgrade it to a warning. A 403 or 429 that is a rate
+limit is not a permission problem: it is retried (``evalbot.github_retry``) and, past the budget,
+a ``PublishError``.
+
+Each write is retried as one unit that first looks for what a previous attempt may have created
+(the sticky comment by marker and author, the check run by the ``external_id`` this publisher
+gave it, a status by context and state, annotations by the check run's count), so a POST whose
+response was lost is never sent twice.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
+from github.CheckRun import CheckRun
 from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest
 
 from evalbot.errors import PublishError
+from evalbot.github_retry import RetriesExhausted, RetryPolicy, classify
 
 __all__ = [
     "ANNOTATIONS_PER_REQUEST",
@@ -33,6 +42,8 @@ ANNOTATIONS_PER_REQUEST = 50
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 """Who ``GITHUB_TOKEN`` comments as; ``GET /user`` answers 403 for installation tokens."""
 
+T = TypeVar("T")
+
 GithubFactory = Callable[[str, str], Github]
 """``(token, api_url) -> Github``; tests pass one without throttling or retries."""
 
@@ -44,9 +55,10 @@ class PermissionDenied(PublishError):
 def make_github(token: str, api_url: str, *, throttle: bool = True, retry: bool = True) -> Github:
     """A client for ``api_url`` (``GITHUB_API_URL``: github.com or ``https://HOST/api/v3``).
 
-    PyGithub's ``GithubRetry`` retries 5xx and rate-limit 403s, sleeping until the reset (at
-    most 5 minutes, then it fails). Writes are not retried at this level: a POST that timed out
-    may have created the comment, so ``upsert_comment`` retries find-then-write instead.
+    PyGithub's ``GithubRetry`` retries reads on 5xx and rate-limit 403s, sleeping until the
+    reset (at most 5 minutes, then it fails). Writes are not retried at this level: a POST that
+    timed out may have created the comment or check run, so ``GitHubPublisher`` retries each
+    write as look-up-then-write instead (``evalbot.github_retry``).
     """
     policy = GithubRetry(
         total=4,
@@ -79,13 +91,25 @@ def _message(exc: GithubException) -> str:
     return text
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, GithubException):
+        return f"HTTP {exc.status}: {_message(exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 @contextmanager
 def _translated(action: str) -> Iterator[None]:
     try:
         yield
+    except RetriesExhausted as exc:
+        raise PublishError(
+            f"{action}: {_describe(exc.last)}, still after {exc.waited_s:.0f} s of retries",
+            hint=f"the retry budget is {exc.budget_s:.0f} s (EVALBOT_GITHUB_RETRY_BUDGET); "
+            "re-run the job",
+        ) from exc.last
     except GithubException as exc:
         text = f"{action}: HTTP {exc.status}: {_message(exc)}"
-        if exc.status in (401, 403):
+        if exc.status in (401, 403) and classify(exc) is None:  # a rate limit is no refusal
             raise PermissionDenied(text) from exc
         raise PublishError(text) from exc
     except requests.RequestException as exc:
@@ -130,22 +154,38 @@ def _normalised(body: str) -> str:
 class GitHubPublisher:
     """The write side of evalbot on one repository."""
 
-    write_attempts = 2
-    retry_delay_s = 3.0
-
-    def __init__(self, gh: Github, repository: str, *, bot_login: str | None = None) -> None:
+    def __init__(
+        self,
+        gh: Github,
+        repository: str,
+        *,
+        bot_login: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.gh = gh
         self.repository = repository
         self.repo = gh.get_repo(repository)
         self._login = bot_login
+        self.retry = retry or RetryPolicy()
+
+    def _write(self, action: str, attempt: Callable[[int], T]) -> T:
+        with _translated(action):
+            return self.retry.call(attempt)
 
     def viewer_login(self) -> str:
-        """The token's own login: ``GET /user`` for PATs, else the override or Actions' bot."""
+        """The token's own login: ``GET /user`` for PATs, else the override or Actions' bot.
+
+        ``GET /user`` answers 403 to installation tokens (``GITHUB_TOKEN``) and 404 on some GitHub
+        Enterprise setups: any answer that is not a rate limit or a server error means "not a
+        user token", so the Actions bot it is. Those two are raised for the caller to retry.
+        """
         if self._login is None:
             try:
-                with _translated("GET /user"), _quiet_pygithub():
+                with _quiet_pygithub():
                     self._login = self.gh.get_user().login
-            except PermissionDenied:
+            except GithubException as exc:
+                if classify(exc) is not None:
+                    raise
                 self._login = DEFAULT_BOT_LOGIN
         return self._login
 
@@ -153,16 +193,16 @@ class GitHubPublisher:
         """Our comment: first line is ``marker`` *and* the author is the token's own account.
 
         Someone quoting the marker (or a model output forging it) never matches on author.
-        Reads every page (100 per page), oldest first; the first match wins.
+        Reads every page (100 per page), oldest first; the first match wins. Errors are raised
+        untranslated (the caller retries or translates them).
         """
         login = self.viewer_login()
-        with _translated(f"list comments of #{pr_number}"):
-            for comment in self.repo.get_issue(pr_number).get_comments():
-                body = comment.body or ""
-                if body.split("\n", 1)[0].strip() != marker:
-                    continue
-                if _is_author(comment.user, login):
-                    return comment
+        for comment in self.repo.get_issue(pr_number).get_comments():
+            body = comment.body or ""
+            if body.split("\n", 1)[0].strip() != marker:
+                continue
+            if _is_author(comment.user, login):
+                return comment
         return None
 
     def upsert_comment(
@@ -172,37 +212,31 @@ class GitHubPublisher:
         ``updated``, ``unchanged`` (same body and ``skip_unchanged``), ``created`` or
         ``not-created`` (no comment yet and ``create`` is False).
 
-        A failed write (5xx, timeout) is retried from the look-up, never by re-sending the POST,
-        so a comment that was created despite the error is found and not duplicated.
+        A failed write (rate limit, 5xx, lost response) is retried from the look-up, never by
+        re-sending the POST, so a comment that was created despite the error is found and not
+        duplicated; an edit that was applied is found "unchanged" or edited again (idempotent).
         """
-        for attempt in range(1, self.write_attempts + 1):
-            try:
-                return self._upsert_once(
-                    pr_number, body, marker=marker, skip_unchanged=skip_unchanged, create=create
-                )
-            except PermissionDenied:
-                raise
-            except PublishError:
-                if attempt == self.write_attempts:
-                    raise
-                time.sleep(self.retry_delay_s)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _upsert_once(
-        self, pr_number: int, body: str, *, marker: str, skip_unchanged: bool, create: bool
-    ) -> str:
-        existing = self.find_sticky(pr_number, marker)
-        if existing is not None:
-            if skip_unchanged and _normalised(existing.body or "") == _normalised(body):
-                return "unchanged"
-            with _translated(f"edit comment {existing.id}"):
+        tried: list[str] = []  # the write a failed attempt sent: it may have been applied
+
+        def attempt(n: int) -> str:
+            existing = self.find_sticky(pr_number, marker)
+            if existing is not None:
+                same = _normalised(existing.body or "") == _normalised(body)
+                if same and tried:
+                    return tried[-1]  # the lost write went through
+                if same and skip_unchanged:
+                    return "unchanged"
+                tried.append("updated")
                 existing.edit(body)
-            return "updated"
-        if not create:
-            return "not-created"
-        with _translated(f"comment on #{pr_number}"):
+                return "updated"
+            if not create:
+                return "not-created"
+            tried.append("created")
             self.repo.get_issue(pr_number).create_comment(body)
-        return "created"
+            return "created"
+
+        return self._write(f"comment on #{pr_number}", attempt)
 
     def create_check_run(
         self,
@@ -215,34 +249,73 @@ class GitHubPublisher:
         annotations: list[dict[str, Any]],
         details_url: str | None,
     ) -> int:
-        """A completed check run; annotations go 50 per request (create, then edits append)."""
+        """A completed check run; annotations go 50 per request (create, then edits append).
+
+        The run carries an ``external_id`` unique to this call: when the POST's response is
+        lost, the retry finds the run it created (by name and that id) instead of creating a
+        second one. Appending annotations is not idempotent either, so before re-sending a
+        batch the run's ``annotations_count`` says whether the lost one was applied.
+        """
         batches = [
             annotations[i : i + ANNOTATIONS_PER_REQUEST]
             for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)
         ] or [[]]
         extra: dict[str, Any] = {"details_url": details_url} if details_url else {}
-        with _translated(f"create check run {name!r}"):
-            run = self.repo.create_check_run(
+        external_id = f"evalbot:{uuid.uuid4().hex}"
+
+        def create(n: int) -> CheckRun:
+            found = self._find_check_run(name, head_sha, external_id) if n else None
+            if found is not None:
+                return found
+            return self.repo.create_check_run(
                 name=name,
                 head_sha=head_sha,
+                external_id=external_id,
                 status="completed",
                 conclusion=conclusion,
                 output={"title": title, "summary": summary, "annotations": batches[0]},
                 **extra,
             )
+
+        run = self._write(f"create check run {name!r}", create)
+        sent = len(batches[0])
         for batch in batches[1:]:
-            with _translated(f"add annotations to check run {run.id}"):
+
+            def append(n: int, batch: list[dict[str, Any]] = batch, before: int = sent) -> None:
+                if n and self._annotations_count(run.id) >= before + len(batch):
+                    return  # the lost PATCH was applied
                 run.edit(output={"title": title, "summary": summary, "annotations": batch})
+
+            self._write(f"add annotations to check run {run.id}", append)
+            sent += len(batch)
         return run.id
+
+    def _find_check_run(self, name: str, head_sha: str, external_id: str) -> CheckRun | None:
+        runs = self.repo.get_commit(head_sha).get_check_runs(check_name=name, filter="all")
+        return next((r for r in runs if r.external_id == external_id), None)
+
+    def _annotations_count(self, run_id: int) -> int:
+        return self.repo.get_check_run(run_id).output.annotations_count or 0
 
     def create_status(
         self, *, sha: str, state: str, description: str, context: str, target_url: str | None
     ) -> None:
+        """A commit status; a retry first reads the newest status of ``context`` and stops if
+        the lost POST already set it."""
         extra: dict[str, Any] = {"target_url": target_url} if target_url else {}
-        with _translated(f"set commit status {context!r}"):
-            self.repo.get_commit(sha).create_status(
-                state=state, description=description, context=context, **extra
-            )
+
+        def attempt(n: int) -> None:
+            commit = self.repo.get_commit(sha)
+            if n:
+                latest = next((st for st in commit.get_statuses() if st.context == context), None)
+                if latest is not None and (latest.state, latest.description) == (
+                    state,
+                    description,
+                ):
+                    return
+            commit.create_status(state=state, description=description, context=context, **extra)
+
+        self._write(f"set commit status {context!r}", attempt)
 
     def get_pull(self, number: int) -> PullRequest:
         with _translated(f"get pull request #{number}"):

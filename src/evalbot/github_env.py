@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evalbot.errors import ConfigError
+from evalbot.fsio import append_text
 
 __all__ = [
     "CODE_ACTIONS",
@@ -379,8 +380,7 @@ def write_outputs(path: str | Path, outputs: Mapping[str, str]) -> None:
         while delimiter in value:  # pragma: no cover - 128 random bits
             delimiter = f"EVALBOT_{secrets.token_hex(16)}"
         lines += [f"{name}<<{delimiter}", value.rstrip("\n"), delimiter]
-    with open(path, "a", encoding="utf-8", newline="\n") as handle:
-        handle.write("\n".join(lines) + "\n")
+    append_text(Path(path), "\n".join(lines) + "\n")
 
 
 def _clip_utf8(text: str, limit: int) -> str:
@@ -403,6 +403,5 @@ def append_summary(path: str | Path, markdown: str, *, limit: int = SUMMARY_LIMI
     if not fits:
         notice = "\n\n> ✂️ Cut to fit the 1 MiB job-summary limit: see results.json.\n"
         text = _clip_utf8(text, max(room - len(notice.encode()), 0)) + notice
-    with open(target, "a", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+    append_text(target, text)
     return fits

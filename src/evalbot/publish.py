@@ -11,7 +11,8 @@ fork controls the workflow that produced it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -19,6 +20,7 @@ from typing import Any, Protocol, TextIO
 from pydantic import ValidationError
 
 from evalbot.errors import (
+    CheckMissing,
     EvalbotError,
     InputError,
     PublishError,
@@ -35,6 +37,7 @@ from evalbot.github_env import (
     load_event,
     write_outputs,
 )
+from evalbot.github_retry import RetryPolicy
 from evalbot.records import GateStatus, RunResult, SuiteStatus, Verdict
 from evalbot.settings import ActionSettings, secret_values
 
@@ -51,6 +54,7 @@ __all__ = [
     "finish_step",
     "headline",
     "load_results",
+    "make_publisher",
     "publish_command",
     "publish_result",
     "run_publish",
@@ -113,6 +117,25 @@ class PublishReport:
     warnings: list[str] = field(default_factory=list)
     body: str | None = None
     """The comment as rendered for posting (also the ``comment`` output)."""
+
+
+Sleep = Callable[[float], None]
+
+
+def make_publisher(
+    settings: ActionSettings,
+    repository: str,
+    *,
+    github_factory: GithubFactory,
+    sleep: Sleep | None = None,
+) -> GitHubPublisher | None:
+    """The publisher for ``repository``, or None without a token. ``sleep`` is what waits
+    between retries of a write (tests pass a recorder, so a 60 s backoff takes no time)."""
+    if not settings.token:
+        return None
+    gh = github_factory(settings.token, settings.api_url)
+    policy = RetryPolicy(budget_s=settings.github_retry_budget_s, sleep=sleep or time.sleep)
+    return GitHubPublisher(gh, repository, bot_login=settings.bot_login, retry=policy)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -225,8 +248,9 @@ def publish_result(
     title: str | None = None,
 ) -> PublishReport:
     """Post the sticky comment and the check. A 401/403 becomes a warning; any other API
-    failure is raised as ``PublishError`` after both have been attempted. ``title`` replaces
-    the headline built from the result (``evalbot publish`` passes ``artifact_headline``)."""
+    failure is raised as ``PublishError`` after both have been attempted (``CheckMissing``
+    first, when the check could not be written). ``title`` replaces the headline built from
+    the result (``evalbot publish`` passes ``artifact_headline``)."""
     report = PublishReport()
     annotations = annotations_for(result, check_name=settings.check_name)
     check_annotated = False
@@ -291,11 +315,25 @@ def publish_result(
             denied(f"The {settings.check}", exc)
         except PublishError as exc:
             report.check = "failed"
-            failures.append(exc)
+            kind = "check run" if settings.check == "check-run" else "commit status"
+            missing = CheckMissing(
+                f"the {kind} {settings.check_name!r} is missing on {target.head_sha[:12]}, so a "
+                f"required check would stay pending: {exc.message}",
+                hint=exc.hint or "re-run the job",
+            )
+            failures.insert(0, missing)
     if not check_annotated:  # workflow-command annotations need no permission at all
+        # GitHub shows only the first few per level and step: keep room for the errors below.
+        room = max(commands.MAX_ANNOTATIONS - 2, 0)
+        shown: dict[str, int] = {}
         for a in annotations:
             level = "error" if a["annotation_level"] == "failure" else "warning"
-            commands.annotate(level, a["message"], file=a["path"], line=1, title=a["title"])
+            shown[level] = shown.get(level, 0) + 1
+            if shown[level] <= room:
+                commands.annotate(level, a["message"], file=a["path"], line=1, title=a["title"])
+        hidden = sum(max(n - room, 0) for n in shown.values())
+        if hidden:
+            commands.log(f"{hidden} more file annotation(s): see the job summary")
     for exc in failures[1:]:
         commands.error(str(exc), title=settings.check_name)
     if failures:
@@ -413,6 +451,7 @@ def publish_command(
     stdout: TextIO | None = None,
     github_factory: GithubFactory | None = None,
     reporter: Reporter | None = None,
+    retry_sleep: Sleep | None = None,
 ) -> int:
     """``evalbot publish --results DIR``: post the comment and check from saved results.
 
@@ -428,6 +467,7 @@ def publish_command(
         commands=commands,
         github_factory=github_factory or make_github,
         reporter=reporter or default_reporter(),
+        retry_sleep=retry_sleep,
     )
 
 
@@ -438,6 +478,7 @@ def run_publish(
     commands: WorkflowCommands,
     github_factory: GithubFactory,
     reporter: Reporter,
+    retry_sleep: Sleep | None = None,
 ) -> int:
     """``publish_command`` once the secrets are masked (``evalbot action`` on workflow_run)."""
     try:
@@ -446,10 +487,9 @@ def run_publish(
         result = _vouch(load_results(results_dir), event, commands)
         head_sha = event.head_sha
         assert head_sha is not None  # _vouch checked it
-        publisher = None
-        if settings.token:
-            gh = github_factory(settings.token, settings.api_url)
-            publisher = GitHubPublisher(gh, event.repository, bot_login=settings.bot_login)
+        publisher = make_publisher(
+            settings, event.repository, github_factory=github_factory, sleep=retry_sleep
+        )
         pr_number, details_url = event.pr_number, settings.run_url
         if event.event_name == "workflow_run":
             details_url = event.workflow_run_url or details_url

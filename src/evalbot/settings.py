@@ -168,6 +168,9 @@ class ActionSettings(BaseModel):
     out_dir: Path
     """Where results.json, comment.md and junit.xml go (``EVALBOT_OUT_DIR``, default
     ``<workspace>/evalbot-results``)."""
+    github_retry_budget_s: float = 600.0
+    """``EVALBOT_GITHUB_RETRY_BUDGET``: seconds evalbot may spend waiting to retry GitHub writes
+    (rate limits, 5xx) in one run, all writes together."""
     bot_login: str | None = None
     """``EVALBOT_BOT_LOGIN``: whose comments count as ours when ``GET /user`` is forbidden
     (App tokens); default ``github-actions[bot]`` for ``GITHUB_TOKEN``."""
@@ -239,6 +242,7 @@ class ActionSettings(BaseModel):
         runner_temp = (env.get("RUNNER_TEMP") or "").strip()
         output_path = env.get("GITHUB_OUTPUT")
         summary_path = env.get("GITHUB_STEP_SUMMARY")
+        retry_budget = _float(env, "github-retry-budget")
         return cls(
             workspace=workspace,
             config=read_input(env, "config") or "evalbot.yml",
@@ -268,6 +272,7 @@ class ActionSettings(BaseModel):
             cache_secret=SecretStr(cache_secret) if cache_secret else None,
             cache_scope=read_input(env, "cache-scope"),
             out_dir=workspace / out_dir,
+            github_retry_budget_s=600.0 if retry_budget is None else retry_budget,
             bot_login=(env.get("EVALBOT_BOT_LOGIN") or "").strip() or None,
             api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
             server_url=(env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),

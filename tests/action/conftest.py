@@ -223,11 +223,16 @@ class ActionRun:
     log: str
     outputs: dict[str, str]
     summary: str
+    waits: list[float] = field(default_factory=list)
+    """What evalbot would have slept between retries of GitHub writes (tests never sleep)."""
 
 
 def run_action(env: dict[str, str], diff: Any) -> ActionRun:
     stdout = io.StringIO()
-    code = action.main(env, diff=diff, github_factory=fast_github, stdout=stdout)
+    waits: list[float] = []
+    code = action.main(
+        env, diff=diff, github_factory=fast_github, stdout=stdout, retry_sleep=waits.append
+    )
     output_file = Path(env["GITHUB_OUTPUT"])
     summary_file = Path(env["GITHUB_STEP_SUMMARY"])
     return ActionRun(
@@ -235,4 +240,5 @@ def run_action(env: dict[str, str], diff: Any) -> ActionRun:
         log=stdout.getvalue(),
         outputs=parse_outputs(output_file.read_text()) if output_file.exists() else {},
         summary=summary_file.read_text() if summary_file.exists() else "",
+        waits=waits,
     )

@@ -326,15 +326,16 @@ def test_internal_error_still_answers_the_check(
     assert run.outputs["verdict"] == "error"
 
 
-def test_api_failure_is_exit_3_but_a_failed_gate_keeps_1(
+def test_a_check_that_cannot_be_written_is_exit_3_even_on_a_failed_gate(
     tmp_path: Path, workspace: Workspace, github: FakeGitHub
 ):
     github.add_pull(REPO, PR, head_sha=workspace.head_sha, base_sha=workspace.base_sha)
-    env = actions_env(tmp_path, workspace, github)
-    github.fail("POST", r"/check-runs$", 500)
+    env = actions_env(tmp_path, workspace, github, extra={"EVALBOT_GITHUB_RETRY_BUDGET": "30"})
+    github.fail("POST", r"/check-runs$", 500, times=100)
     assert run_action(env, StandInDiff(lambda o: passing_result(workspace))).code == 3
-    github.fail("POST", r"/check-runs$", 500)
     failed = run_action(env, StandInDiff(lambda o: regressed_result(workspace)))
-    assert failed.code == 1
-    assert "::error title=evalbot::create check run 'evalbot': HTTP 500" in failed.log
+    assert failed.code == 3  # a required check would stay pending: re-run, whatever the gate
+    assert "check run 'evalbot' is missing on" in failed.log
+    assert "create check run 'evalbot': HTTP 500" in failed.log
     assert len(github.comments_on(REPO, PR)) == 1  # the comment still went out
+    assert github.check_runs == {}

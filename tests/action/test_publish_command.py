@@ -62,10 +62,32 @@ def _artifact(tmp_path: Path, result: RunResult) -> Path:
     return out
 
 
-def _publish(results: Path, env: dict[str, str]) -> tuple[int, str]:
+def _publish(results: Path, env: dict[str, str], waits: list[float] | None = None):
     stdout = io.StringIO()
-    code = publish.publish_command(results, env=env, stdout=stdout, github_factory=fast_github)
+    code = publish.publish_command(
+        results,
+        env=env,
+        stdout=stdout,
+        github_factory=fast_github,
+        retry_sleep=(waits if waits is not None else []).append,
+    )
     return code, stdout.getvalue()
+
+
+def test_publish_survives_a_secondary_limit_and_a_lost_check_run_response(
+    tmp_path: Path, github: FakeGitHub
+):
+    github.add_pull(REPO, PR, head_sha=HEAD, base_sha=BASE)
+    github.secondary_limit("POST", r"/issues/\d+/comments$", retry_after="3")
+    github.lose("POST", r"/check-runs$")
+    waits: list[float] = []
+    code, log = _publish(
+        _artifact(tmp_path, _result()), _env(tmp_path, github, numbers=(PR,)), waits
+    )
+    assert code == 0, log
+    assert len(github.comments_on(REPO, PR)) == 1
+    assert len(github.check_runs_on(HEAD, "evalbot")) == 1
+    assert waits[0] == 3.0 and len(waits) == 2
 
 
 def test_tampered_comment_md_is_ignored_and_the_comment_re_rendered(

@@ -8,6 +8,7 @@ import pytest
 
 from evalbot.errors import PublishError
 from evalbot.github_client import GitHubPublisher, PermissionDenied
+from evalbot.github_retry import RetryPolicy
 from tests.action.conftest import PR, REPO, fast_github
 from tests.fakes.github_server import BOT_LOGIN, FakeGitHub
 
@@ -24,6 +25,7 @@ def fake() -> Iterator[FakeGitHub]:
 
 
 def publisher(fake: FakeGitHub, **kw) -> GitHubPublisher:
+    kw.setdefault("retry", RetryPolicy(sleep=lambda s: None))
     return GitHubPublisher(fast_github("ghs_x", fake.url), REPO, **kw)
 
 
@@ -92,7 +94,6 @@ def test_create_false_does_not_start_a_comment(fake: FakeGitHub):
 def test_failed_post_is_retried_from_the_lookup(fake: FakeGitHub):
     fake.fail("POST", r"/issues/\d+/comments$", 502)
     p = publisher(fake)
-    p.retry_delay_s = 0
     assert p.upsert_comment(PR, f"{MARKER}\nx", marker=MARKER, skip_unchanged=True) == "created"
     assert len(fake.comments_on(REPO, PR)) == 1
     methods = [r.method for r in fake.requests if r.path != "/user"]

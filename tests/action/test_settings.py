@@ -94,3 +94,18 @@ def test_max_retries_input_rejects_nonsense(tmp_path, raw):
     env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_MAX-RETRIES": raw}
     with pytest.raises(ConfigError, match="max-retries"):
         ActionSettings.from_environ(env)
+
+
+def test_github_retry_budget_from_the_environment(tmp_path: Path):
+    base = {"GITHUB_WORKSPACE": str(tmp_path)}
+    assert ActionSettings.from_environ(base).github_retry_budget_s == 600.0
+    env = {**base, "EVALBOT_GITHUB_RETRY_BUDGET": "90"}
+    assert ActionSettings.from_environ(env).github_retry_budget_s == 90.0
+    assert (
+        ActionSettings.from_environ(
+            {**base, "EVALBOT_GITHUB_RETRY_BUDGET": "0"}
+        ).github_retry_budget_s
+        == 0.0
+    )
+    with pytest.raises(ConfigError, match="github-retry-budget"):
+        ActionSettings.from_environ({**base, "EVALBOT_GITHUB_RETRY_BUDGET": "ten minutes"})

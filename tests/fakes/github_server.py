@@ -8,6 +8,11 @@ check-run summary > 65,535). ``GET /user`` answers 403 for installation tokens, 
 ``GITHUB_TOKEN``; ``read_only=True`` answers 403 to every write, as for a fork PR's token.
 Every request is logged in ``requests``. ``prefix="/api/v3"`` serves it the way GHES does.
 
+Faults, each for the next ``times`` matching requests: ``fail`` answers a status (502, a 403
+secondary rate limit with ``Retry-After``, a 429 without it...) without applying the request;
+``lose`` applies it and then drops the connection without an answer, as when a response is lost
+on the way back (the client cannot know whether the write happened).
+
     with FakeGitHub() as gh:
         gh.add_repo("octo/app")
         gh.add_pull("octo/app", 7, head_sha="a" * 40, base_sha="b" * 40)
@@ -20,7 +25,7 @@ import itertools
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -45,11 +50,29 @@ class LoggedRequest:
     authorization: str | None
 
 
+SECONDARY_LIMIT = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+)
+
+
 @dataclass
 class _Reply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    """Close the connection instead of answering (the request was applied)."""
+
+
+@dataclass
+class _Fault:
+    method: str
+    pattern: re.Pattern[str]
+    times: int
+    status: int = 0
+    """0: ``lose`` (apply, then drop the connection)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = ""
 
 
 class _Abort(Exception):
@@ -83,7 +106,7 @@ class FakeGitHub:
         self.comments: dict[int, dict[str, Any]] = {}
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
-        self.failures: list[tuple[str, re.Pattern[str], int]] = []
+        self.faults: list[_Fault] = []
         self._ids = itertools.count(1000)
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -195,9 +218,45 @@ class FakeGitHub:
     def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["repo"] == repo and c["issue"] == number]
 
-    def fail(self, method: str, path_pattern: str, status: int = 500) -> None:
-        """Answer the next matching request with ``status`` (once)."""
-        self.failures.append((method, re.compile(path_pattern), status))
+    def fail(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int = 500,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``status``, not applying them."""
+        self.faults.append(
+            _Fault(
+                method,
+                re.compile(path_pattern),
+                times,
+                status,
+                dict(headers or {}),
+                message or f"injected {status}",
+            )
+        )
+
+    def secondary_limit(
+        self, method: str, path_pattern: str, *, retry_after: str | None, status: int = 403
+    ) -> None:
+        """GitHub's secondary rate limit: 403 (or 429), with or without ``Retry-After``."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self.fail(method, path_pattern, status, headers=headers, message=SECONDARY_LIMIT)
+
+    def lose(self, method: str, path_pattern: str, *, times: int = 1) -> None:
+        """Apply the next ``times`` matching requests, then drop the connection unanswered."""
+        self.faults.append(_Fault(method, re.compile(path_pattern), times))
+
+    def check_runs_on(self, sha: str, name: str | None = None) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.check_runs.values()
+            if r["head_sha"] == sha and (name is None or r["name"] == name)
+        ]
 
     def writes(self) -> list[LoggedRequest]:
         return [r for r in self.requests if r.method in ("POST", "PATCH", "PUT", "DELETE")]
@@ -214,18 +273,29 @@ class FakeGitHub:
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         with self._lock:
             self.requests.append(LoggedRequest(method, path, query, body, auth))
-            for i, (fail_method, pattern, status) in enumerate(self.failures):
-                if fail_method == method and pattern.search(path):
-                    del self.failures[i]
-                    return _Reply(status, {"message": f"injected {status}"})
-            if not auth or not re.match(r"(?i)(token|bearer) \S+", auth):
-                return _Reply(401, {"message": "Requires authentication"})
-            if self.read_only and method in ("POST", "PATCH", "PUT", "DELETE"):
-                return _Reply(403, _FORBIDDEN)
-            try:
-                return self._route(method, path, query, body)
-            except _Abort as abort:
-                return _Reply(abort.status, abort.body)
+            fault = next(
+                (f for f in self.faults if f.method == method and f.pattern.search(path)), None
+            )
+            if fault is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                if fault.status:
+                    return _Reply(fault.status, {"message": fault.message}, fault.headers)
+            reply = self._authorised(method, path, query, body, auth)
+            return replace(reply, drop=True) if fault is not None else reply
+
+    def _authorised(
+        self, method: str, path: str, query: dict[str, str], body: Any, auth: str | None
+    ) -> _Reply:
+        if not auth or not re.match(r"(?i)(token|bearer) \S+", auth):
+            return _Reply(401, {"message": "Requires authentication"})
+        if self.read_only and method in ("POST", "PATCH", "PUT", "DELETE"):
+            return _Reply(403, _FORBIDDEN)
+        try:
+            return self._route(method, path, query, body)
+        except _Abort as abort:
+            return _Reply(abort.status, abort.body)
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> _Reply:
         if path == "/user" and method == "GET":
@@ -255,7 +325,10 @@ class FakeGitHub:
             ("POST", r"/check-runs", self._create_check_run),
             ("PATCH", r"/check-runs/(\d+)", self._update_check_run),
             ("GET", r"/check-runs/(\d+)", self._get_check_run),
+            ("GET", r"/commits/([0-9a-f]{40})/check-runs", self._list_check_runs),
             ("POST", r"/statuses/([0-9a-f]{40})", self._create_status),
+            ("GET", r"/statuses/([0-9a-f]{40})", self._list_statuses),
+            ("GET", r"/commits/([0-9a-f]{40})/statuses", self._list_statuses),
         ]
         for route_method, pattern, handler in routes:
             hit = re.fullmatch(pattern, rest)
@@ -412,7 +485,7 @@ class FakeGitHub:
             "requests": 1,
         }
         self.check_runs[rid] = run
-        return _Reply(201, {k: v for k, v in run.items() if k != "annotations"})
+        return _Reply(201, self._public_run(run))
 
     def _update_check_run(self, repo: str, rid: str, *, body: Any, **_: Any) -> _Reply:
         run = self.check_runs.get(int(rid))
@@ -423,13 +496,38 @@ class FakeGitHub:
         run["output"] = body.get("output", run.get("output"))
         run["annotations"] += annotations
         run["requests"] += 1
-        return _Reply(200, {k: v for k, v in run.items() if k != "annotations"})
+        return _Reply(200, self._public_run(run))
 
     def _get_check_run(self, repo: str, rid: str, **_: Any) -> _Reply:
         run = self.check_runs.get(int(rid))
         if run is None:
             raise _Abort(404, {"message": "Not Found"})
-        return _Reply(200, {k: v for k, v in run.items() if k != "annotations"})
+        return _Reply(200, self._public_run(run))
+
+    @staticmethod
+    def _public_run(run: dict[str, Any]) -> dict[str, Any]:
+        """As GitHub shows a check run: the output's annotations as a count, not a list."""
+        output = {
+            k: v for k, v in (run.get("output") or {}).items() if k in ("title", "summary", "text")
+        }
+        output["annotations_count"] = len(run["annotations"])
+        output["annotations_url"] = f"{run['url']}/annotations"
+        public = {k: v for k, v in run.items() if k not in ("annotations", "output")}
+        return {**public, "output": output}
+
+    def _list_check_runs(self, repo: str, sha: str, *, query: dict[str, str], **_: Any) -> _Reply:
+        runs = [
+            self._public_run(r)
+            for r in sorted(self.check_runs.values(), key=lambda r: -r["id"])
+            if r["head_sha"] == sha and query.get("check_name") in (None, r["name"])
+        ]
+        reply = self._page(f"/repos/{repo}/commits/{sha}/check-runs", runs, query)
+        reply.body = {"total_count": len(runs), "check_runs": reply.body}
+        return reply
+
+    def _list_statuses(self, repo: str, sha: str, *, query: dict[str, str], **_: Any) -> _Reply:
+        newest_first = [st for st in reversed(self.statuses) if st["sha"] == sha]
+        return self._page(f"/repos/{repo}/statuses/{sha}", newest_first, query)
 
     def _create_status(self, repo: str, sha: str, *, body: Any, **_: Any) -> _Reply:
         if not isinstance(body, dict) or body.get("state") not in (
@@ -461,6 +559,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         reply = self.owner.handle(method, self.path, body, self.headers.get("Authorization"))
+        if reply.drop:  # applied, but the answer never reaches the client
+            self.close_connection = True
+            return
         data = json.dumps(reply.body).encode()
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -18,6 +18,13 @@ recorded against a real proxy: 400 "Invalid model name …" for a model it does 
 ``model`` rewritten to the alias asked for and the deployment named in ``x-litellm-model-name``.
 ``judge_down`` wraps a responder so that every judge call fails (a judge that is down).
 
+Faults for soak tests: ``faults=Faults(rate_429=0.15, rate_500=0.05, rate_stall=0.01, seed=7)``
+answers a share of requests with a 429 (half of them with a small ``Retry-After``), a 500, or a
+stalled connection (no answer until the client gives up), drawn from a seeded generator. The same
+request body never fails more than ``max_consecutive`` times in a row, so a client with that many
+retries always gets through and the answers stay exactly those of a clean run. ``restart()`` stops
+the server and starts it again on the same port (connections in flight are cut).
+
 Note for retry tests: the openai SDK treats ``Retry-After: 0`` as "no hint" and falls back to its
 own exponential backoff (0.5 s, 1 s, ...); use a small positive value such as ``"0.01"`` (or
 ``retry-after-ms``) to keep tests fast.
@@ -25,10 +32,14 @@ own exponential backoff (0.5 s, 1 s, ...); use a small positive value such as ``
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import random
+import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +49,7 @@ import pytest
 
 __all__ = [
     "FakeOpenAI",
+    "Faults",
     "LiteLLMGateway",
     "Reply",
     "Responder",
@@ -67,6 +79,50 @@ class Reply:
 
 
 Responder = Callable[[dict], "Reply | str"]
+
+
+@dataclass
+class Faults:
+    """Injected failures, as shares of all chat-completion requests (see the module docstring)."""
+
+    rate_429: float = 0.0
+    retry_after_share: float = 0.5
+    """Of the 429s, the share that carries ``Retry-After`` (a value in ``retry_after_s``)."""
+    retry_after_s: tuple[float, float] = (0.001, 0.05)
+    rate_500: float = 0.0
+    rate_stall: float = 0.0
+    stall_s: float = 30.0
+    """How long a stalled request is held (cut short by ``stop``/``restart``)."""
+    max_consecutive: int = 3
+    seed: int = 0
+    served: Counter[str] = field(default_factory=Counter)
+    """What was injected: ``429``, ``429+retry-after``, ``500``, ``stall``, ``ok``."""
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._failed: Counter[str] = Counter()
+
+    def draw(self, body: dict) -> str:
+        """``ok`` or the fault for this request (called under the fake's lock)."""
+        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        roll = self._rng.random()
+        fault = "ok"
+        if self._failed[key] < self.max_consecutive:
+            if roll < self.rate_429:
+                with_hint = self._rng.random() < self.retry_after_share
+                fault = "429+retry-after" if with_hint else "429"
+            elif roll < self.rate_429 + self.rate_500:
+                fault = "500"
+            elif roll < self.rate_429 + self.rate_500 + self.rate_stall:
+                fault = "stall"
+        self._failed[key] = 0 if fault == "ok" else self._failed[key] + 1
+        self.served[fault] += 1
+        return fault
+
+    def retry_after(self) -> str:
+        lo, hi = self.retry_after_s
+        return f"{self._rng.uniform(lo, hi):.3f}"
+
 
 _ERROR_TYPES = {
     400: ("invalid_request_error", "Bad request"),
@@ -204,6 +260,29 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     fake: FakeOpenAI
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        """Close every open connection, as a server process that exits does."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out and hang up mid-reply are expected in tests; stay quiet.
         pass
@@ -274,6 +353,19 @@ class _Handler(BaseHTTPRequestHandler):
             elif not self._authorized(auth):
                 self._send_json(401, _error_body(401))
                 return
+            fault = fake._draw_fault(body)
+            if fault == "stall":  # hold the connection, answer nothing; the client times out
+                fake._stop_stalls.wait(fake.faults.stall_s if fake.faults else 0)
+                self.close_connection = True
+                return
+            if fault.startswith("429"):
+                assert fake.faults is not None
+                hint = {"Retry-After": fake.faults.retry_after()} if "+" in fault else {}
+                self._send_json(429, _error_body(429), hint)
+                return
+            if fault == "500":
+                self._send_json(500, _error_body(500, "injected server error"))
+                return
             reply = fake._next_reply(body)
             pause = fake.latency_s + reply.delay_s
             if pause > 0:
@@ -309,8 +401,13 @@ class FakeOpenAI:
         latency_s: float = 0.0,
         api_key: str | None = "test-key",
         gateway: LiteLLMGateway | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_last_user
+        self.faults = faults
+        self._stop_stalls = threading.Event()
+        self._port = 0
+        self.restarts = 0
         self.latency_s = latency_s
         self.api_key = api_key
         self.gateway = gateway
@@ -328,7 +425,9 @@ class FakeOpenAI:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> FakeOpenAI:
-        server = _Server(("127.0.0.1", 0), _Handler)
+        self._stop_stalls.clear()
+        server = _Server(("127.0.0.1", self._port), _Handler)
+        self._port = server.server_address[1]
         server.fake = self
         self._server = server
         self.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
@@ -338,9 +437,17 @@ class FakeOpenAI:
         self._thread.start()
         return self
 
+    def restart(self) -> None:
+        """Stop, then serve again on the same port: in-flight and idle connections are cut."""
+        self.stop()
+        self.start()
+        self.restarts += 1
+
     def stop(self) -> None:
+        self._stop_stalls.set()
         if self._server is not None:
             self._server.shutdown()
+            self._server.cut_connections()
             self._server.server_close()
             self._server = None
         if self._thread is not None:
@@ -384,6 +491,12 @@ class FakeOpenAI:
     def _leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
+
+    def _draw_fault(self, body: dict) -> str:
+        if self.faults is None:
+            return "ok"
+        with self._lock:
+            return self.faults.draw(body)
 
     def _next_reply(self, body: dict) -> Reply:
         with self._lock:

@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import FakeOpenAI, Faults, Reply
 from tests.run.helpers import run
 
 
@@ -121,3 +121,23 @@ def test_sdk_sees_http_errors_as_typed_exceptions(fake_openai: FakeOpenAI) -> No
 
     with pytest.raises(openai.NotFoundError):
         run(call())
+
+
+def test_faults_never_fail_one_request_more_than_max_consecutive_times():
+    faults = Faults(rate_429=0.5, rate_500=0.3, rate_stall=0.2, max_consecutive=3, seed=1)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    draws = [faults.draw(body) for _ in range(40)]
+    streak = 0
+    for fault in draws:
+        streak = 0 if fault == "ok" else streak + 1
+        assert streak <= 3
+    assert draws.count("ok") >= 10 and {"429", "500", "stall"} & set(draws)
+
+
+def test_restart_serves_again_on_the_same_port():
+    with FakeOpenAI() as fake:
+        url = fake.base_url
+        fake.restart()
+        assert fake.base_url == url and fake.restarts == 1
+        reply = httpx.get(url + "/models", headers={"Authorization": "Bearer test-key"})
+        assert reply.status_code == 200

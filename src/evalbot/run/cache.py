@@ -1,8 +1,9 @@
 """Content-addressed on-disk cache of completions, shared by the base and head sides.
 
 Layout: ``root/<key[:2]>/<key>.json``, each file one ``Completion`` (without ``cached``). Writes
-go to a temporary file in the same directory and are renamed into place (``os.replace`` is
-atomic), so concurrent writers and readers — other tasks, other shards, a parallel CI job on a
+go through ``evalbot.fsio.write_atomic`` (a temporary file in the same directory renamed into
+place, mode 0644 so the runner's ``actions/cache`` step can read it), so concurrent writers and
+readers — other tasks, other shards, a parallel CI job on a
 shared cache directory — only ever see a whole file.
 
 Trust: anyone can compute a key, so an entry proves nothing by its name. With a ``secret`` (the
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from evalbot.fsio import ensure_dir, write_atomic
 from evalbot.records import Completion, ModelRequest
 from evalbot.signing import seal, unseal
 
@@ -108,16 +108,8 @@ class ResponseCache:
         key = self.key_for(request, scope=scope)
         path = self.path_for(key)
         if path.parent not in self._made:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_dir(path.parent)
             self._made.add(path.parent)
         body = completion.model_dump_json(exclude={"cached"}).encode("utf-8")
-        payload = seal(self.secret, "completion", key, body)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, seal(self.secret, "completion", key, body))
         return True

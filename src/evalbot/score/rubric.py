@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +23,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalbot.config import MetricConfig, sha256_text
+from evalbot.fsio import ensure_dir, write_atomic
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind, TokenLogprob
 from evalbot.score.base import Score, ScoreSetup
@@ -226,12 +225,9 @@ class RubricScorer:
             prompt=load_prompt("rubric_steps").version,
             steps=steps,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        ensure_dir(path.parent)
         body = (frozen.model_dump_json(indent=2) + "\n").encode("utf-8")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(seal(self.steps_secret, "judge-steps", path.name, body))
-        os.replace(tmp, path)
+        write_atomic(path, seal(self.steps_secret, "judge-steps", path.name, body))
 
     async def steps(self) -> _StepsState:
         """The evaluation steps, generated at most once per process and frozen to disk."""

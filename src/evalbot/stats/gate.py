@@ -44,7 +44,6 @@ def decide_verdict(
     lower_good: float | None,
     max_drop: float,
     alpha: float,
-    identical: bool = False,
 ) -> Verdict:
     """The verdict from the regression p-value and the good-direction lower bound.
 
@@ -53,13 +52,13 @@ def decide_verdict(
         lower_good: one-sided (1 − α) lower bound of the good-direction delta.
         max_drop: the non-inferiority margin (≥ 0).
         alpha: one-sided level.
-        identical: every example scored the same on both sides.
+
+    There is no shortcut for "every example identical": unchanged needs the same evidence as
+    always, a lower bound above −max_drop (with n = 20 identical pass/fail pairs the bound is
+    about −12 points, which does not show a 5-point margin).
     """
     if p_value is not None and math.isfinite(p_value) and p_value < alpha:
         return Verdict.REGRESSED
-    if identical:
-        # No example changed: there is no observed change to weigh, whatever the margin.
-        return Verdict.UNCHANGED
     if lower_good is None or not math.isfinite(lower_good):
         return Verdict.INCONCLUSIVE
     if lower_good > 0:
@@ -138,7 +137,10 @@ def apply_gate(
 
     out = list(comparisons)
     raw = [comparisons[i].p_value for i in blocking_idx]
-    adjusted = holm([p if _finite(p) else 1.0 for p in raw])
+    # Only tests that ran spend alpha: a metric that could not be compared is not in the family.
+    ran = [k for k, p in enumerate(raw) if _finite(p)]
+    adjusted = np.full(len(raw), np.nan)
+    adjusted[ran] = holm([raw[k] for k in ran])
     for i, p_adj, p_raw in zip(blocking_idx, adjusted, raw, strict=True):
         c = comparisons[i]
         threshold = thresholds[c.metric]
@@ -156,7 +158,6 @@ def apply_gate(
                 lower_good=good_bounds(c)[0],
                 max_drop=margin,
                 alpha=alpha,
-                identical=bool(c.extra.get("identical")),
             )
         if verdict == Verdict.REGRESSED:
             gate = GateStatus.FAIL

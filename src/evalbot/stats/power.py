@@ -20,6 +20,7 @@ from evalbot.errors import UserError
 
 __all__ = [
     "add_arguments",
+    "margin_power",
     "mcnemar_mde",
     "mcnemar_power",
     "mcnemar_sample_size",
@@ -140,22 +141,42 @@ def mcnemar_sample_size(
     return int(candidates[reached[0]]) if reached.size else normal
 
 
-def mcnemar_mde(n: int, discordance: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest pass-rate drop detected with ``power`` at ``n`` and ``discordance`` (normal).
+def margin_power(
+    n: ArrayLike, delta: float, discordance: float, max_drop: float, alpha: float = 0.05
+) -> np.ndarray | float:
+    """Normal power to show a drop of ``delta`` is beyond the margin ``max_drop`` (McNemar).
+
+    Connor's formula with the null at the margin: the variance of the paired difference is
+    (ψ − Δ²)/n under H0 and (ψ − δ²)/n at the true drop, so
+    power = Φ(((δ − Δ)√n − z√(ψ − Δ²))/√(ψ − δ²)). With Δ = 0 it is Connor's formula.
+    """
+    ns = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(1 - alpha)
+    null_var = max(discordance - max_drop**2, 1e-300)
+    alt_var = max(discordance - delta**2, 1e-300)
+    out = stats.norm.cdf(((delta - max_drop) * np.sqrt(ns) - z * math.sqrt(null_var))
+                         / math.sqrt(alt_var))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def mcnemar_mde(
+    n: int, discordance: float, alpha: float = 0.05, power: float = 0.8, max_drop: float = 0.0
+) -> float:
+    """Smallest pass-rate drop flagged as beyond ``max_drop`` with ``power`` (normal).
 
     NaN when even a drop equal to the discordance (every changed example got worse) would not
     reach the power.
     """
-    if n < 1 or not 0.0 < discordance <= 1.0:
+    if n < 1 or not 0.0 < discordance <= 1.0 or max_drop >= discordance:
         return math.nan
 
     def gap(delta: float) -> float:
-        return float(mcnemar_power(n, delta, discordance, alpha, "normal")) - power
+        return float(margin_power(n, delta, discordance, max_drop, alpha)) - power
 
     top = discordance * (1 - 1e-9)
     if gap(top) < 0:
         return math.nan
-    return float(optimize.brentq(gap, 1e-12, top, xtol=1e-10))
+    return float(optimize.brentq(gap, max_drop + 1e-12, top, xtol=1e-10))
 
 
 def mde(

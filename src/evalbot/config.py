@@ -43,6 +43,15 @@ BUILTIN_METRICS: dict[str, str] = {
     "error": "share of calls that errored (lower is better)",
 }
 
+PROPORTION_TYPES = frozenset(
+    {
+        "equals", "contains", "icontains", "not_contains", "regex", "json_valid", "json_schema",
+        "numeric_close", "pairwise", "faithfulness", "answer_relevance", "context_precision",
+        "context_recall",
+    }
+)  # fmt: skip
+"""Metric types whose values are fractions in [0, 1] (pass rates, win rates, RAG ratios)."""
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -138,6 +147,23 @@ class Threshold(_Strict):
     blocking: bool = True
 
 
+def _check_fraction_units(metric: str, threshold: Threshold) -> None:
+    """Proportions take fractions: ``max_drop: 2`` meant 2 points, ``min: 85`` meant 85 %."""
+    if threshold.max_drop is not None and threshold.max_drop >= 1:
+        raise ValueError(
+            f"thresholds.{metric}.max_drop: {threshold.max_drop:g} is not a fraction; "
+            f"{metric} is a proportion in [0, 1], so a drop is written as a fraction "
+            f"(did you mean {threshold.max_drop / 100:g}?)"
+        )
+    for key in ("min", "max"):
+        value = getattr(threshold, key)
+        if value is not None and not 0 <= value <= 1:
+            raise ValueError(
+                f"thresholds.{metric}.{key}: {value:g} is outside [0, 1]; {metric} is a "
+                f"proportion (did you mean {value / 100:g}?)"
+            )
+
+
 class JudgeConfig(_Strict):
     model: str
     """Path of the judge's model config file."""
@@ -180,6 +206,10 @@ class SuiteConfig(_Strict):
         unknown = sorted(set(self.thresholds) - known)
         if unknown:
             raise ValueError(f"thresholds name unknown metrics {unknown}; known: {sorted(known)}")
+        fractions = {m.name for m in self.metrics if m.type in PROPORTION_TYPES} | {"error"}
+        for metric, threshold in self.thresholds.items():
+            if metric in fractions:
+                _check_fraction_units(metric, threshold)
         return self
 
     def files(self) -> list[str]:

@@ -12,9 +12,9 @@ from scipy import stats
 
 from evalbot.stats._prepare import Paired
 from evalbot.stats.clustered import cluster_robust_se
-from evalbot.stats.inversion import FlipBounds, flip_bounds
 from evalbot.stats.exact_binary import ExactBinary
 from evalbot.stats.intervals import hodges_lehmann, signed_rank_cdf, walsh_count
+from evalbot.stats.inversion import FlipBounds, flip_bounds
 from evalbot.stats.paired import EXACT_LIMIT
 from evalbot.stats.power import mcnemar_mde
 
@@ -86,7 +86,9 @@ def mcnemar(p: Paired, margin: float, alpha: float) -> Outcome:
         mde = mcnemar_mde(n, (worse + better) / n, alpha, POWER, max_drop=margin)
         outcome.mde = None if math.isnan(mde) else mde
         if math.isnan(mde):
-            outcome.notes.append("too few examples to detect any drop beyond the margin with 80 % power")
+            outcome.notes.append(
+                "too few examples to detect any drop beyond the margin with 80 % power"
+            )
     return outcome
 
 

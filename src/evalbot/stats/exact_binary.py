@@ -75,10 +75,7 @@ def _pmf(n: int, theta: float) -> np.ndarray:
     log_coef = log_coef - special.gammaln(same + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_p = (
-            log_coef
-            + special.xlogy(b, p_b)
-            + special.xlogy(c, p_c)
-            + special.xlogy(same, p_same)
+            log_coef + special.xlogy(b, p_b) + special.xlogy(c, p_c) + special.xlogy(same, p_same)
         )
     return np.exp(log_p)
 
@@ -96,8 +93,12 @@ def p_values_all(n: int, theta: float, side: str) -> tuple[np.ndarray, np.ndarra
     cumulative = np.cumsum(pmf, axis=1)
     # Ties in Z share the tail of the last tied outcome (ties count against rejection).
     sorted_key = key[order]
-    last = np.searchsorted(sorted_key, sorted_key + 1e-9 * np.maximum(1, np.abs(sorted_key)),
-                           side="right") - 1
+    last = (
+        np.searchsorted(
+            sorted_key, sorted_key + 1e-9 * np.maximum(1, np.abs(sorted_key)), side="right"
+        )
+        - 1
+    )
     tails = cumulative[:, last].max(axis=0)
     p = np.empty_like(tails)
     p[order] = np.minimum(tails, 1.0)

@@ -197,6 +197,4 @@ def flip_bounds(
         return FlipBounds(low, high, "normal", np.array([]), 0, tolerance, t, m)
     ratios, total, method = flip_ratios(t, m, n_resamples=n_resamples, rng=rng)
     lower, upper = _order_bounds(ratios, total, alpha)
-    return FlipBounds(
-        float(lower[0]), float(upper[0]), method, ratios[0], total, tolerance, t, m
-    )
+    return FlipBounds(float(lower[0]), float(upper[0]), method, ratios[0], total, tolerance, t, m)

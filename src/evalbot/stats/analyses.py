@@ -11,6 +11,7 @@ import numpy as np
 from scipy import stats
 
 from evalbot.stats._prepare import Paired
+from evalbot.stats.bounded import betting_bounds, betting_p
 from evalbot.stats.clustered import cluster_robust_se
 from evalbot.stats.exact_binary import ExactBinary
 from evalbot.stats.intervals import hodges_lehmann, signed_rank_cdf, walsh_count
@@ -109,8 +110,23 @@ def _flip_outcome(
     )
 
 
+def _score_range(p: Paired) -> tuple[float, float]:
+    """The range a per-example delta can take, from the scores seen on both sides."""
+    if p.base is None:  # pairwise: each example contributes s/2 with s in [-1, 1]
+        return -0.5, 0.5
+    both = np.concatenate([p.base, p.head])
+    spread = float(both.max() - both.min())
+    return -spread, spread
+
+
 def signflip(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -> Outcome:
-    """Means (continuous scores, K > 1 sample means): sign-flip test and its inversion."""
+    """Means (continuous scores, K > 1 sample means): sign-flip test and betting test.
+
+    A claim needs both to agree: the sign-flip inversion is exact for symmetric deltas, the
+    betting test for any deltas within the observed score range (skewed, sparse drops). The
+    printed interval is the wider of the two on each side, and the p-value the larger, so the
+    row and the verdict are the same decision.
+    """
     g = p.good
     n = p.n
     bounds = flip_bounds(g, np.ones(n), alpha, n_resamples=EXACT_LIMIT, rng=rng)
@@ -118,9 +134,30 @@ def signflip(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -
     outcome = _flip_outcome(
         bounds, margin, "sign-flip permutation", "sign-flip inversion", float(g.mean())
     )
+    low, high = _score_range(p)
+    if high > low:
+        # Each claim also needs the betting test: a few large drops (left skew) or large gains
+        # (right skew) make the sign-flip test claim too often at small n.
+        ordered = g[rng.permutation(n)]  # the betting test reads the examples in a seeded order
+        bet_low, bet_high = betting_bounds(ordered, low, high, alpha)
+
+        def bet(delta0: float, side: str) -> float:
+            return float(betting_p(ordered, low, high, delta0, alpha, side)[0])
+
+        outcome.lower_good = min(bounds.lower, bet_low)
+        outcome.upper_good = max(bounds.upper, bet_high)
+        outcome.p_value = max(bounds.p_less(-margin), bet(-margin, "less"))
+        two = 2 * min(
+            max(bounds.p_less(0.0), bet(0.0, "less")),
+            max(bounds.p_greater(0.0), bet(0.0, "greater")),
+        )
+        outcome.p_two_sided = min(1.0, two)
+        outcome.test += " and betting test"
+        outcome.interval_method += " ∪ betting"
+        outcome.extra["delta_range"] = [low, high]
     outcome.mde = margin + _z_sum(alpha) * sd / math.sqrt(n)
     outcome.extra.update({"sd_delta": sd, "nonzero": int(np.count_nonzero(g))})
-    if not (math.isfinite(bounds.lower) and math.isfinite(bounds.upper)):
+    if not (math.isfinite(outcome.lower_good) and math.isfinite(outcome.upper_good)):
         outcome.notes.append(
             f"{n} examples are too few for a {1 - 2 * alpha:.0%} sign-flip interval: "
             "no verdict other than inconclusive is possible"

@@ -62,7 +62,7 @@ def _nuisance_grid(theta: float) -> np.ndarray:
     return np.unique(np.clip(grid, low, 1.0))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=8)
 def _pmf(n: int, theta: float) -> np.ndarray:
     """P(b, c) over the outcomes of ``_outcomes(n)`` for each ψ on the grid: (grid, outcomes)."""
     b, c = _outcomes(n)

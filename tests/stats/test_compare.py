@@ -9,6 +9,7 @@ import pytest
 
 from evalbot.records import MetricKind, Verdict
 from evalbot.stats import compare_metric
+from evalbot.stats._prepare import InfiniteScoreError
 
 B, C, H, P = MetricKind.BINARY, MetricKind.CONTINUOUS, MetricKind.HEAVY_TAILED, MetricKind.PAIRWISE
 
@@ -82,10 +83,14 @@ def test_verdict_states():
     assert run(-0.2, 0.05) == Verdict.REGRESSED  # worse than the margin
 
 
-def test_infinite_scores_are_missing():
-    c = compare_metric("s", [1.0, 2.0, np.inf, 3.0], [1.5, 2.5, 1.0, 2.0], kind=C)
-    assert c.n == 3 and c.n_dropped == 1
-    assert any("infinite" in note for note in c.notes)
+def test_infinite_scores_are_never_dropped():
+    # −inf on a higher-is-better score is the worst value: kept, counted as the worst.
+    c = compare_metric("s", [1.0, 2.0, 2.0, 3.0], [1.5, 2.5, -np.inf, 2.0], kind=C)
+    assert c.n == 4 and c.n_dropped == 0
+    assert any("counted as the worst value" in note for note in c.notes)
+    # +inf would be the best value: it cannot be valued honestly, so it is an error.
+    with pytest.raises(InfiniteScoreError):
+        compare_metric("s", [1.0, 2.0, np.inf, 3.0], [1.5, 2.5, 1.0, 2.0], kind=C)
 
 
 def test_invalid_arguments_raise():

@@ -56,7 +56,7 @@ def test_aa_clustered_where_naive_test_fails():
 
 @pytest.mark.parametrize(
     ("kind", "runs"),
-    [("binary", 300), ("likert", 300), ("samples", 200), ("heavy", 500), ("clustered", 500)],
+    [("binary", 80), ("likert", 300), ("samples", 200), ("heavy", 500), ("clustered", 500)],
 )
 def test_aa_through_compare_metric(kind, runs):
     rate = sim.compare_metric_aa(kind, runs=runs, seed=6)

@@ -59,7 +59,7 @@ def _z_sum(alpha: float) -> float:
 def _binary_outcome(worse: int, better: int, n: int, theta0: float, alpha: float) -> Outcome:
     """Exact unconditional score test at θ0 and its inverted interval (θ = (better − worse)/n)."""
     exact = ExactBinary(worse, better, n)
-    low, high = exact.interval(alpha)
+    low, high = exact.consistent_interval(alpha, (0.0, theta0))
     return Outcome(
         test="exact unconditional score test" if exact.exact else "Tango score test (asymptotic)",
         interval_method="exact score inversion" if exact.exact else "Tango score",

@@ -47,7 +47,9 @@ def betting_p(
         return np.ones(runs)
     edge = delta0 - low if side == "greater" else high - delta0
     if edge <= 0:
-        return np.ones(runs)
+        # δ0 at or beyond the edge of the range: the claim holds unless every delta sits on it.
+        beyond = d > delta0 if side == "greater" else d < delta0
+        return np.where(beyond.any(axis=1), 0.0, 1.0)
     running = np.cumsum(d, axis=1) / np.arange(1, n + 1)
     squares = np.cumsum((d - running) ** 2, axis=1)
     prior = ((high - low) / 4) ** 2
@@ -73,7 +75,7 @@ def betting_bounds(
     def solve(side: str, inside: float, outside: float) -> float:
         if betting_p(d, low, high, outside, alpha, side)[0] >= alpha:
             return outside
-        for _ in range(50):
+        for _ in range(30):
             mid = (inside + outside) / 2
             if betting_p(d, low, high, mid, alpha, side)[0] >= alpha:
                 inside = mid

@@ -143,7 +143,11 @@ def analyze_suite(
                 raise InputError(f"metric {info.name!r}: {exc}") from exc
             comparisons.append(comparison)
         comparisons = apply_gate(
-            comparisons, thresholds, alpha=gate.alpha, on_inconclusive=gate.on_inconclusive
+            comparisons,
+            thresholds,
+            alpha=gate.alpha,
+            on_inconclusive=gate.on_inconclusive,
+            informational_floor=gate.informational_floor,
         )
     absolute = absolute_checks(head_values(head, metrics), thresholds)
     error_rates = {"head": head.error_rate}

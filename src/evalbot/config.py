@@ -175,6 +175,9 @@ class GateConfig(_Strict):
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     on_inconclusive: Literal["warn", "fail"] = "warn"
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    informational_floor: float = Field(default=0.05, ge=0, lt=1)
+    """Practical floor of informational metrics, relative to base: a change whose whole interval
+    stays within ±floor·|base| reads "unchanged (below the floor)" (0 turns it off)."""
 
 
 class SuiteConfig(_Strict):

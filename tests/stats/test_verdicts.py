@@ -430,3 +430,46 @@ def test_property_verdict_agrees_with_printed_interval(kind):
             )  # fmt: skip
         if c.verdict != Verdict.NOT_COMPARED:
             assert_row_agrees(c)
+
+
+# Issue 18, item 5: informational metrics get a practical floor ------------------------------
+
+
+def _latency_side(name: str, values: np.ndarray) -> SideRun:
+    side = _side(name, [float(v) for v in values])
+    return side.model_copy(update={"scores": {"latency_ms": [[float(v)] for v in values]}})
+
+
+@pytest.mark.parametrize(
+    ("floor", "verdict"), [(0.05, Verdict.UNCHANGED), (0.0, Verdict.REGRESSED)]
+)
+def test_informational_latency_below_the_floor_reads_unchanged(floor, verdict):
+    from evalbot.analyze import analyze_suite
+
+    rng = np.random.default_rng(18)
+    base = 50 + rng.normal(0, 0.1, 200)  # a fixed 50 ms latency
+    head = base + 0.6  # 0.6 ms slower: detectable, but 1.2 % of base
+    result = analyze_suite(
+        base=_latency_side("base", base),
+        head=_latency_side("head", head),
+        metrics=[MetricInfo(name="latency_ms", kind=H, higher_is_better=False)],
+        thresholds={},
+        gate=GateConfig(informational_floor=floor),
+    )
+    (row,) = result.comparisons
+    assert row.gate == GateStatus.INFO and row.verdict == verdict
+    assert row.ci_low == pytest.approx(0.6, abs=0.05)
+    assert any("below the floor" in note for note in row.notes) == (floor > 0)
+    assert result.gate == GateStatus.PASS
+    # A change beyond the floor stays visible.
+    far = analyze_suite(
+        base=_latency_side("base", base), head=_latency_side("head", base + 5.0),
+        metrics=[MetricInfo(name="latency_ms", kind=H, higher_is_better=False)],
+        thresholds={}, gate=GateConfig(informational_floor=floor),
+    )  # fmt: skip
+    assert far.comparisons[0].verdict == Verdict.REGRESSED
+
+
+def test_informational_floor_is_validated():
+    with pytest.raises(ValueError):
+        GateConfig(informational_floor=1.5)

@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from evalbot.records import MetricKind, Verdict
 from evalbot.stats import compare_metric
 from evalbot.stats._prepare import InfiniteScoreError
+from evalbot.stats.intervals import hodges_lehmann
 
 B, C, H, P = MetricKind.BINARY, MetricKind.CONTINUOUS, MetricKind.HEAVY_TAILED, MetricKind.PAIRWISE
 
@@ -126,3 +128,59 @@ def test_public_api_shape():
         "alpha", "max_drop", "seed", "blocking",
     ]  # fmt: skip
     assert all(params[name].kind == inspect.Parameter.KEYWORD_ONLY for name in list(params)[3:])
+
+
+def test_samples_are_averaged_per_example_and_missing_pairs_dropped():
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 2, size=(60, 3)).astype(float)
+    head = rng.integers(0, 2, size=(60, 3)).astype(float)
+    base[0] = np.nan  # every sample errored: the example is dropped
+    head[1, 0] = np.nan  # one sample errored: the mean of the other two is kept
+    c = compare_metric("correct", base, head, kind=B)
+    assert c.samples == 3 and c.n == 59 and c.n_dropped == 1
+    assert c.test.startswith("sign-flip permutation") and "betting test" in c.test
+    head_means = np.nanmean(head[1:], axis=1)
+    assert c.head_mean == pytest.approx(head_means.mean())
+    assert any("dropped" in note for note in c.notes)
+
+
+def test_seeded_and_order_invariant():
+    rng = np.random.default_rng(9)
+    base = rng.normal(size=80)
+    head = base + rng.normal(-0.1, 1, 80)
+    groups = [f"g{i % 12}" for i in range(80)]
+    pairs = binary_pairs(9, 3, 50, 38)
+    cases = [
+        (C, base, head, None),
+        (C, base, head, groups),
+        (B, *pairs, None),
+        (H, base, head, None),
+    ]
+    for kind, b, h, g in cases:
+        one = compare_metric("m", b, h, kind=kind, groups=g, seed=3)
+        assert one == compare_metric("m", b, h, kind=kind, groups=g, seed=3)
+        perm = rng.permutation(b.size)
+        other = compare_metric(
+            "m", b[perm], h[perm], kind=kind, seed=3,
+            groups=None if g is None else [g[i] for i in perm],
+        )  # fmt: skip
+        assert (other.p_value, other.ci_low, other.ci_high) == pytest.approx(
+            (one.p_value, one.ci_low, one.ci_high)
+        )
+        assert other.verdict == one.verdict
+
+
+def test_heavy_tailed_reports_hodges_lehmann_shift():
+    rng = np.random.default_rng(3)
+    base = rng.lognormal(6, 1, 300)
+    head = base * rng.lognormal(0.1, 0.3, 300)
+    c = compare_metric("latency_ms", base, head, kind=H, higher_is_better=False)
+    d = head - base
+    estimate, low, high = hodges_lehmann(d, 0.90)
+    assert c.delta == pytest.approx(estimate)
+    assert (c.ci_low, c.ci_high) == pytest.approx((low, high))
+    assert c.interval_method == "Hodges–Lehmann" and c.test.startswith("signed-rank")
+    assert c.extra["mean_delta_good"] == pytest.approx(-d.mean())
+    assert c.verdict == Verdict.REGRESSED
+    # Without ties the Walsh-count test is the signed-rank test: same p as scipy's.
+    assert c.p_two_sided == pytest.approx(stats.wilcoxon(d).pvalue, rel=1e-3)

@@ -129,7 +129,8 @@ def signflip(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -
     """
     g = p.good
     n = p.n
-    bounds = flip_bounds(g, np.ones(n), alpha, n_resamples=EXACT_LIMIT, rng=rng)
+    # Sorted: the seeded flips then give the same bounds whatever the row order.
+    bounds = flip_bounds(np.sort(g), np.ones(n), alpha, n_resamples=EXACT_LIMIT, rng=rng)
     sd = float(g.std(ddof=1))
     outcome = _flip_outcome(
         bounds, margin, "sign-flip permutation", "sign-flip inversion", float(g.mean())
@@ -138,7 +139,9 @@ def signflip(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -
     if high > low:
         # Each claim also needs the betting test: a few large drops (left skew) or large gains
         # (right skew) make the sign-flip test claim too often at small n.
-        ordered = g[rng.permutation(n)]  # the betting test reads the examples in a seeded order
+        # The betting test reads the examples in a seeded random order of the rows. Not sorted
+        # first: its validity needs an order that does not depend on the values.
+        ordered = g[rng.permutation(n)]
         bet_low, bet_high = betting_bounds(ordered, low, high, alpha)
 
         def bet(delta0: float, side: str) -> float:
@@ -283,6 +286,8 @@ def clustered(p: Paired, margin: float, alpha: float, rng: np.random.Generator) 
         return outcome
     sizes = np.bincount(codes, minlength=clusters).astype(float)
     totals = np.bincount(codes, weights=g, minlength=clusters)
+    canonical = np.lexsort((totals, sizes))  # row and group order do not change the result
+    sizes, totals = sizes[canonical], totals[canonical]
     bounds = flip_bounds(totals, sizes, alpha, n_resamples=EXACT_LIMIT, rng=rng)
     outcome = _flip_outcome(
         bounds, margin, "cluster sign-flip permutation", "cluster sign-flip inversion", mean

@@ -150,8 +150,9 @@ def test_seeded_and_order_invariant():
     head = base + rng.normal(-0.1, 1, 80)
     groups = [f"g{i % 12}" for i in range(80)]
     pairs = binary_pairs(9, 3, 50, 38)
+    # Scores without groups are not in the list: the betting test reads rows in a seeded order
+    # of the rows, which must not depend on the values, so it moves with the row order.
     cases = [
-        (C, base, head, None),
         (C, base, head, groups),
         (B, *pairs, None),
         (H, base, head, None),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evalbot.config import GateConfig, Threshold
+from evalbot.errors import InputError
 from evalbot.records import (
     AbsoluteCheck,
     GateStatus,
@@ -20,6 +21,7 @@ from evalbot.records import (
     SideRun,
 )
 from evalbot.stats import absolute_checks, apply_gate, compare_metric, suite_gate
+from evalbot.stats._prepare import InfiniteScoreError
 
 __all__ = ["Analysis", "analyze_suite", "errored_out", "head_values"]
 
@@ -142,10 +144,15 @@ def analyze_suite(
                 base_matrix = None
             else:
                 base_matrix = _matrix(base, info.name)
-                if np.all(np.isnan(base_matrix)) and np.all(np.isnan(_matrix(head, info.name))):
-                    continue  # e.g. cost_usd for an unpriced model: nothing to compare
-            comparisons.append(
-                compare_metric(
+                nothing = np.all(np.isnan(base_matrix)) and np.all(
+                    np.isnan(_matrix(head, info.name))
+                )
+                # e.g. cost_usd for an unpriced model: nothing to compare. A blocking metric
+                # still gets a "not compared" row, which follows on_inconclusive in the gate.
+                if nothing and not (threshold and threshold.blocking):
+                    continue
+            try:
+                comparison = compare_metric(
                     info.name,
                     base_matrix,
                     _matrix(head, info.name),
@@ -157,9 +164,15 @@ def analyze_suite(
                     seed=seed,
                     blocking=bool(threshold and threshold.blocking),
                 )
-            )
+            except InfiniteScoreError as exc:
+                raise InputError(f"metric {info.name!r}: {exc}") from exc
+            comparisons.append(comparison)
         comparisons = apply_gate(
-            comparisons, thresholds, alpha=gate.alpha, on_inconclusive=gate.on_inconclusive
+            comparisons,
+            thresholds,
+            alpha=gate.alpha,
+            on_inconclusive=gate.on_inconclusive,
+            informational_floor=gate.informational_floor,
         )
     absolute = absolute_checks(head_values(head, metrics), thresholds)
     error_rates = {"head": head.error_rate}

@@ -50,6 +50,15 @@ BUILTIN_METRICS: dict[str, str] = {
     "error": "share of calls that errored (lower is better)",
 }
 
+PROPORTION_TYPES = frozenset(
+    {
+        "equals", "contains", "icontains", "not_contains", "regex", "json_valid", "json_schema",
+        "numeric_close", "pairwise", "faithfulness", "answer_relevance", "context_precision",
+        "context_recall",
+    }
+)  # fmt: skip
+"""Metric types whose values are fractions in [0, 1] (pass rates, win rates, RAG ratios)."""
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -148,6 +157,23 @@ class Threshold(_Strict):
     blocking: bool = True
 
 
+def _check_fraction_units(metric: str, threshold: Threshold) -> None:
+    """Proportions take fractions: ``max_drop: 2`` meant 2 points, ``min: 85`` meant 85 %."""
+    if threshold.max_drop is not None and threshold.max_drop >= 1:
+        raise ValueError(
+            f"thresholds.{metric}.max_drop: {threshold.max_drop:g} is not a fraction; "
+            f"{metric} is a proportion in [0, 1], so a drop is written as a fraction "
+            f"(did you mean {threshold.max_drop / 100:g}?)"
+        )
+    for key in ("min", "max"):
+        value = getattr(threshold, key)
+        if value is not None and not 0 <= value <= 1:
+            raise ValueError(
+                f"thresholds.{metric}.{key}: {value:g} is outside [0, 1]; {metric} is a "
+                f"proportion (did you mean {value / 100:g}?)"
+            )
+
+
 class JudgeConfig(_Strict):
     model: str
     """Path of the judge's model config file."""
@@ -159,6 +185,9 @@ class GateConfig(_Strict):
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     on_inconclusive: Literal["warn", "fail"] = "warn"
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    informational_floor: float = Field(default=0.05, ge=0, lt=1)
+    """Practical floor of informational metrics, relative to base: a change whose whole interval
+    stays within ±floor·|base| reads "unchanged (below the floor)" (0 turns it off)."""
 
 
 class SuiteConfig(_Strict):
@@ -203,6 +232,10 @@ class SuiteConfig(_Strict):
         unknown = sorted(set(self.thresholds) - known)
         if unknown:
             raise ValueError(f"thresholds name unknown metrics {unknown}; known: {sorted(known)}")
+        fractions = {m.name for m in self.metrics if m.type in PROPORTION_TYPES} | {"error"}
+        for metric, threshold in self.thresholds.items():
+            if metric in fractions:
+                _check_fraction_units(metric, threshold)
         return self
 
     def files(self) -> list[str]:

@@ -149,13 +149,15 @@ class MetricKind(StrEnum):
     """Chooses the paired test (see evalbot.stats)."""
 
     BINARY = "binary"
-    """0/1 pass-fail per sample: McNemar mid-p + Tango interval (K=1), sign-flip otherwise."""
+    """0/1 pass-fail per sample: exact unconditional score test and its inversion (K=1),
+    sign-flip and betting tests otherwise."""
     CONTINUOUS = "continuous"
-    """Scores and ordinal judge grades: sign-flip permutation test + t / BCa interval."""
+    """Scores and ordinal judge grades: sign-flip permutation and betting tests, inverted."""
     HEAVY_TAILED = "heavy_tailed"
     """Latency, cost, tokens: Wilcoxon signed-rank (Pratt) + Hodges–Lehmann interval."""
     PAIRWISE = "pairwise"
-    """Per-example head-vs-base preference in {-1, 0, +1}: exact sign test + Wilson interval."""
+    """Per-example head-vs-base preference in {-1, 0, +1}: exact unconditional test on wins vs
+    losses, inverted for the win-rate interval."""
 
 
 class Verdict(StrEnum):
@@ -191,7 +193,7 @@ class MetricComparison(Record):
     kind: MetricKind
     higher_is_better: bool = True
     test: str
-    """Name of the test shown in the comment, e.g. "McNemar mid-p"."""
+    """Name of the test shown in the comment, e.g. "exact unconditional score test"."""
     interval_method: str = ""
     n: int
     """Examples compared (pairs with a value on both sides)."""

@@ -115,9 +115,9 @@ def _tests_footnote(suite: SuiteResult) -> str:
     notes += [n for n in (_test_note(c) for c in suite.comparisons) if n]
     confidence = suite.comparisons[0].confidence
     notes.append(
-        f"CI: {confidence:.0%} two-sided, Δ = head − base; p: two-sided, for Δ = 0; "
-        "the verdict of a blocking metric follows its gate p; MDE: smallest change this run "
-        "detects with 80 % power"
+        f"CI: {confidence:.0%} two-sided, Δ = head − base, each end the one-sided bound of the "
+        "test that decides; p: two-sided, for Δ = 0; the verdict of a blocking metric follows "
+        "its gate p; MDE: the drop this run flags as beyond max_drop with 80 % power"
     )
     return f"<sub>{' · '.join(notes)}</sub>"
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["Paired", "cluster_codes", "prepare", "reduce_samples"]
+__all__ = [
+    "InfiniteScoreError",
+    "Paired",
+    "cluster_codes",
+    "prepare",
+    "reduce_samples",
+    "worst_for_infinite",
+]
 
 
 def reduce_samples(values: ArrayLike) -> tuple[np.ndarray, int, int]:
@@ -46,6 +53,41 @@ def cluster_codes(groups: Sequence[str | None]) -> np.ndarray:
         else:
             codes[i] = seen.setdefault(str(group), len(seen))
     return codes
+
+
+def worst_for_infinite(
+    base: np.ndarray, head: np.ndarray, sign: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Replace infinite scores in the bad direction by a value worse than every finite score.
+
+    A timeout reported as +inf latency is the worst outcome of all; dropping it as missing would
+    hide it. The stand-in is the worst finite score minus the finite range (plus 1), so ranks
+    see it as the worst and means see a large drop. An infinity in the good direction cannot
+    be valued honestly and raises.
+
+    Returns:
+        (base, head, how many values were replaced).
+    """
+    both = np.concatenate([base.ravel(), head.ravel()])
+    bad_inf = -np.inf if sign > 0 else np.inf
+    if np.any(both == -bad_inf):
+        raise InfiniteScoreError(
+            f"a score is {-bad_inf}, the best possible value: fix the metric, which must report "
+            "finite scores (an infinite value in the worse direction counts as the worst)"
+        )
+    finite = both[np.isfinite(both)]
+    if not np.any(both == bad_inf):
+        return base, head, 0
+    spread = float(finite.max() - finite.min()) + 1.0 if finite.size else 1.0
+    worst = (float(finite.min()) - spread) if sign > 0 else (float(finite.max()) + spread)
+    if finite.size == 0:
+        worst = 0.0
+    replaced = int(np.sum(both == bad_inf))
+    return np.where(base == bad_inf, worst, base), np.where(head == bad_inf, worst, head), replaced
+
+
+class InfiniteScoreError(ValueError):
+    """A score is infinite in the good direction (it cannot be compared honestly)."""
 
 
 @dataclass
@@ -91,8 +133,18 @@ def prepare(
     Raises:
         ValueError: misaligned shapes, or preferences outside [-1, 1] (caller bugs).
     """
-    head_means, samples, infinite = reduce_samples(head)
     notes: list[str] = []
+    replaced = 0
+    if not pairwise and base is not None:
+        base_arr = np.array(base, dtype=float)
+        head_arr = np.array(head, dtype=float)
+        if base_arr.shape == head_arr.shape:
+            base, head, replaced = worst_for_infinite(base_arr, head_arr, sign)
+    if replaced:
+        notes.append(
+            f"{replaced} infinite score(s) in the worse direction counted as the worst value"
+        )
+    head_means, samples, infinite = reduce_samples(head)
     if pairwise:
         if base is not None:
             raise ValueError("pairwise metrics take base=None; head holds the preferences")

@@ -11,22 +11,12 @@ import numpy as np
 from scipy import stats
 
 from evalbot.stats._prepare import Paired
-from evalbot.stats.clustered import clustered_signflip, clustered_t_interval
-from evalbot.stats.intervals import (
-    bca_interval,
-    hodges_lehmann,
-    t_interval,
-    tango_interval,
-    tango_z,
-    wilson_interval,
-)
-from evalbot.stats.paired import (
-    EXACT_LIMIT,
-    mcnemar_midp,
-    sign_test,
-    signflip_pvalues,
-    wilcoxon_pvalues,
-)
+from evalbot.stats.bounded import betting_bounds, betting_p
+from evalbot.stats.clustered import cluster_robust_se
+from evalbot.stats.exact_binary import ExactBinary
+from evalbot.stats.intervals import hodges_lehmann, signed_rank_cdf, walsh_count
+from evalbot.stats.inversion import FlipBounds, flip_bounds
+from evalbot.stats.paired import EXACT_LIMIT
 from evalbot.stats.power import mcnemar_mde
 
 __all__ = [
@@ -66,100 +56,165 @@ def _z_sum(alpha: float) -> float:
     return float(stats.norm.ppf(1 - alpha) + stats.norm.ppf(POWER))
 
 
-def mcnemar(p: Paired, margin: float, alpha: float) -> Outcome:
-    """Binary, one sample per example: McNemar mid-p, Tango score interval and margin test."""
-    n = p.n
-    worse = int(np.sum(p.good < 0))
-    better = int(np.sum(p.good > 0))
-    p_one, p_two = (float(v) for v in mcnemar_midp(worse, better))
-    test = "McNemar mid-p"
-    if margin > 0:
-        # H0 δ ≥ −margin: Tango's score statistic at the boundary, one-sided.
-        p_one = 1.0 if margin >= 1 else float(stats.norm.cdf(tango_z(worse, better, n, -margin)))
-        test = "McNemar mid-p; Tango score test at the margin"
-    low, high = tango_interval(worse, better, n, 1 - 2 * alpha)
-    outcome = Outcome(
-        test=test,
-        interval_method="Tango score",
+def _binary_outcome(worse: int, better: int, n: int, theta0: float, alpha: float) -> Outcome:
+    """Exact unconditional score test at θ0 and its inverted interval (θ = (better − worse)/n)."""
+    exact = ExactBinary(worse, better, n)
+    low, high = exact.consistent_interval(alpha, (0.0, theta0))
+    return Outcome(
+        test="exact unconditional score test" if exact.exact else "Tango score test (asymptotic)",
+        interval_method="exact score inversion" if exact.exact else "Tango score",
         delta_good=(better - worse) / n,
         lower_good=low,
         upper_good=high,
-        p_value=p_one,
-        p_two_sided=p_two,
+        p_value=exact.p_less(theta0),
+        p_two_sided=min(1.0, 2 * min(exact.p_less(0.0), exact.p_greater(0.0))),
         n_discordant=worse + better,
-        extra={"worse": worse, "better": better},
     )
+
+
+def mcnemar(p: Paired, margin: float, alpha: float) -> Outcome:
+    """Binary, one sample per example: exact unconditional score test, inverted for the CI."""
+    n = p.n
+    worse = int(np.sum(p.good < 0))
+    better = int(np.sum(p.good > 0))
+    outcome = _binary_outcome(worse, better, n, -margin, alpha)
+    outcome.extra.update({"worse": worse, "better": better})
     if worse + better == 0:
         outcome.notes.append(
             "no discordant pairs: every example has the same outcome on both sides"
         )
     else:
-        mde = mcnemar_mde(n, (worse + better) / n, alpha, POWER)
+        mde = mcnemar_mde(n, (worse + better) / n, alpha, POWER, max_drop=margin)
         outcome.mde = None if math.isnan(mde) else mde
         if math.isnan(mde):
-            outcome.notes.append("too few examples to detect any drop with 80 % power")
-    if 0 < worse + better < SMALL_DISCORDANT or n < SMALL_N:
-        outcome.notes.append(
-            f"small sample ({n} examples, {worse + better} discordant): exact mid-p test; "
-            "interval approximate"
-        )
+            outcome.notes.append(
+                "too few examples to detect any drop beyond the margin with 80 % power"
+            )
     return outcome
+
+
+def _flip_outcome(
+    bounds: FlipBounds, margin: float, test: str, interval: str, mean: float
+) -> Outcome:
+    """Outcome of an inverted sign-flip test: p-values and bounds from the same subset means."""
+    names = {"exact": " (exact)", "monte-carlo": "", "normal": " (normal limit)"}
+    return Outcome(
+        test=test + names[bounds.method],
+        interval_method=interval + names[bounds.method],
+        delta_good=mean,
+        lower_good=bounds.lower,
+        upper_good=bounds.upper,
+        p_value=bounds.p_less(-margin),
+        p_two_sided=bounds.p_two_sided(),
+        extra={"tolerance": bounds.tolerance},
+    )
+
+
+def _score_range(p: Paired) -> tuple[float, float]:
+    """The range a per-example delta can take, from the scores seen on both sides."""
+    if p.base is None:  # pairwise: each example contributes s/2 with s in [-1, 1]
+        return -0.5, 0.5
+    both = np.concatenate([p.base, p.head])
+    spread = float(both.max() - both.min())
+    return -spread, spread
 
 
 def signflip(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -> Outcome:
-    """Means (continuous scores, K > 1 sample means): sign-flip test, t or BCa interval."""
+    """Means (continuous scores, K > 1 sample means): sign-flip test and betting test.
+
+    A claim needs both to agree: the sign-flip inversion is exact for symmetric deltas, the
+    betting test for any deltas within the observed score range (skewed, sparse drops). The
+    printed interval is the wider of the two on each side, and the p-value the larger, so the
+    row and the verdict are the same decision.
+    """
     g = p.good
     n = p.n
-    p_one, p_two, method = signflip_pvalues(g, n_resamples=EXACT_LIMIT, rng=rng)
-    if margin > 0:
-        p_one = signflip_pvalues(g + margin, n_resamples=EXACT_LIMIT, rng=rng)[0]
+    # Sorted: the seeded flips then give the same bounds whatever the row order.
+    bounds = flip_bounds(np.sort(g), np.ones(n), alpha, n_resamples=EXACT_LIMIT, rng=rng)
     sd = float(g.std(ddof=1))
-    mean = float(g.mean())
-    names = {"exact": " (exact)", "monte-carlo": "", "normal": " (normal limit)"}
-    outcome = Outcome(
-        test="sign-flip permutation" + names[method],
-        interval_method="paired t",
-        delta_good=mean,
-        p_value=float(p_one[0]),
-        p_two_sided=float(p_two[0]),
-        mde=_z_sum(alpha) * sd / math.sqrt(n),
-        extra={"sd_delta": sd, "nonzero": int(np.count_nonzero(g))},
+    outcome = _flip_outcome(
+        bounds, margin, "sign-flip permutation", "sign-flip inversion", float(g.mean())
     )
-    if sd == 0:
-        outcome.lower_good = outcome.upper_good = mean
-        outcome.interval_method = "none (zero variance)"
-        if mean != 0:
-            outcome.notes.append("every example changed by the same amount: interval degenerate")
-    elif n >= SMALL_N:
-        outcome.lower_good, outcome.upper_good, _ = t_interval(g, 1 - 2 * alpha)
-    else:
-        low, high, name = bca_interval(g, 1 - 2 * alpha, rng)
-        outcome.lower_good, outcome.upper_good = low, high
-        outcome.interval_method = f"{name} (approximate)"
-        kind = "exact" if method == "exact" else "Monte Carlo"
+    low, high = _score_range(p)
+    if high > low:
+        # Each claim also needs the betting test: a few large drops (left skew) or large gains
+        # (right skew) make the sign-flip test claim too often at small n.
+        # The betting test reads the examples in a seeded random order of the rows. Not sorted
+        # first: its validity needs an order that does not depend on the values.
+        ordered = g[rng.permutation(n)]
+        bet_low, bet_high = betting_bounds(ordered, low, high, alpha)
+
+        def bet(delta0: float, side: str) -> float:
+            return float(betting_p(ordered, low, high, delta0, alpha, side)[0])
+
+        outcome.lower_good = min(bounds.lower, bet_low)
+        outcome.upper_good = max(bounds.upper, bet_high)
+        outcome.p_value = max(bounds.p_less(-margin), bet(-margin, "less"))
+        two = 2 * min(
+            max(bounds.p_less(0.0), bet(0.0, "less")),
+            max(bounds.p_greater(0.0), bet(0.0, "greater")),
+        )
+        outcome.p_two_sided = min(1.0, two)
+        outcome.test += " and betting test"
+        outcome.interval_method += " ∪ betting"
+        outcome.extra["delta_range"] = [low, high]
+    outcome.mde = margin + _z_sum(alpha) * sd / math.sqrt(n)
+    outcome.extra.update({"sd_delta": sd, "nonzero": int(np.count_nonzero(g))})
+    if not (math.isfinite(outcome.lower_good) and math.isfinite(outcome.upper_good)):
         outcome.notes.append(
-            f"small sample ({n} examples): {kind} permutation test; bootstrap interval "
-            "approximate (under-covers at small n)"
+            f"{n} examples are too few for a {1 - 2 * alpha:.0%} sign-flip interval: "
+            "no verdict other than inconclusive is possible"
         )
     return outcome
 
 
+def _signed_rank_p(n: int, count: int) -> float:
+    """P(T+ <= count) under the no-ties null: exact for n <= 50, normal with continuity above.
+
+    The same rule as ``signed_rank_critical``, so "p <= α" and "bound beyond δ0" coincide.
+    """
+    if n <= 50:
+        return float(signed_rank_cdf(n)[min(max(count, 0), n * (n + 1) // 2)])
+    mean = n * (n + 1) / 4.0
+    sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0)
+    return float(stats.norm.cdf((count + 0.5 - mean) / sd))
+
+
 def wilcoxon(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -> Outcome:
-    """Heavy-tailed (latency, cost, tokens): Wilcoxon signed-rank, Hodges–Lehmann shift."""
+    """Heavy-tailed (latency, cost, tokens): signed-rank test on Walsh averages, Hodges–Lehmann.
+
+    The p-values count the Walsh averages on each side of δ0, and an average equal to δ0
+    (ties, unchanged examples) counts against the claim. That is the test the Hodges–Lehmann
+    interval inverts, so the verdict and the printed interval always agree.
+    """
     g = p.good
     n = p.n
-    p_one = wilcoxon_pvalues(g + margin)[0]
-    p_two = wilcoxon_pvalues(g)[1]
     estimate, low, high = hodges_lehmann(g, 1 - 2 * alpha, rng=rng)
+    xs = np.sort(g)
+    total = n * (n + 1) // 2
+    tolerance = 1e-9 * max(float(np.max(np.abs(g))), 1e-300)
+
+    def p_less(delta0: float) -> float:
+        at_least = total - int(walsh_count(xs, np.array([delta0 - tolerance]))[0])
+        # walsh_count counts W <= t; W >= δ0 − tol is everything above δ0 − tol (ties in).
+        return _signed_rank_p(n, at_least)
+
+    def p_greater(delta0: float) -> float:
+        return _signed_rank_p(n, int(walsh_count(xs, np.array([delta0 + tolerance]))[0]))
+
     outcome = Outcome(
-        test="Wilcoxon signed-rank (Pratt)",
+        test="signed-rank (Walsh averages, ties against the claim)",
         interval_method="Hodges–Lehmann",
         delta_good=estimate,
         lower_good=low,
         upper_good=high,
-        p_value=p_one,
-        p_two_sided=p_two,
-        extra={"mean_delta_good": float(g.mean()), "median_delta_good": float(np.median(g))},
+        p_value=p_less(-margin),
+        p_two_sided=min(1.0, 2 * min(p_less(0.0), p_greater(0.0))),
+        extra={
+            "mean_delta_good": float(g.mean()),
+            "median_delta_good": float(np.median(g)),
+            "tolerance": tolerance,
+        },
         notes=[
             "Δ is the Hodges–Lehmann shift (median of pairwise averages of the per-example "
             "differences), not head mean − base mean"
@@ -169,7 +224,7 @@ def wilcoxon(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -
         outcome.notes.append(f"{n} examples are too few for a {1 - 2 * alpha:.0%} interval")
     elif high > low:
         z = stats.norm.ppf(1 - alpha)
-        outcome.mde = _z_sum(alpha) * (high - low) / (2 * z)
+        outcome.mde = margin + _z_sum(alpha) * (high - low) / (2 * z)
     unchanged = float(np.mean(g == 0))
     if unchanged >= 0.25 and np.any(g != 0) and p.base is not None:
         # The shift of the typical example hides rare large changes; say what the mean did.
@@ -178,95 +233,81 @@ def wilcoxon(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -
             f"{unchanged:.0%} of examples did not change, so Δ describes the typical example; "
             f"the mean change (head − base) is {mean_change:+.4g}"
         )
-    if n < SMALL_N:
-        outcome.notes.append(f"small sample ({n} examples): signed-rank test; interval approximate")
     return outcome
 
 
-def pairwise(p: Paired, margin: float, alpha: float) -> Outcome:
-    """Pairwise judge preferences: exact sign test, Wilson interval on the win rate W."""
+def pairwise(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -> Outcome:
+    """Pairwise judge preferences: exact unconditional test on wins vs losses, on W − ½.
+
+    Wins, losses and ties are the paired-binary model with b = losses, c = wins, and
+    W − ½ = (wins − losses)/(2n), so the binary test and interval apply, halved.
+    """
     n = p.n
     g = p.good  # s/2 per example, so W = 0.5 + mean(g)
+    if not np.all(np.isin(g, (-0.5, 0.0, 0.5))):
+        outcome = signflip(p, margin, alpha, rng)
+        outcome.notes.append("preferences averaged over samples per example: sign-flip on W")
+        return outcome
     wins = int(np.sum(g > 0))
     losses = int(np.sum(g < 0))
     ties = n - wins - losses
-    win_rate = 0.5 + float(g.mean())
-    p_one, p_two = sign_test(wins, losses)
-    test = "exact sign test"
-    if margin > 0:
-        # H0 W ≥ 0.5 − margin: Wilson's score test (the test the Wilson interval inverts).
-        null = 0.5 - margin
-        p_one = (
-            1.0
-            if null <= 0
-            else float(stats.norm.cdf((win_rate - null) / math.sqrt(null * (1 - null) / n)))
-        )
-        test = "exact sign test; Wilson score test at the margin"
-    low, high = wilson_interval(win_rate, n, 1 - 2 * alpha)
-    outcome = Outcome(
-        test=test,
-        interval_method="Wilson (win rate)",
-        delta_good=win_rate - 0.5,
-        lower_good=low - 0.5,
-        upper_good=high - 0.5,
-        p_value=p_one,
-        p_two_sided=p_two,
-        n_discordant=wins + losses,
-        extra={"wins": wins, "ties": ties, "losses": losses, "win_rate": win_rate},
-    )
-    if ties < n:
-        outcome.mde = _z_sum(alpha) * math.sqrt((1 - ties / n) / (4 * n))
-    if p.samples > 1:
-        outcome.notes.append(
-            "preferences averaged over samples per example; win/tie/loss by the average's sign"
-        )
-    if n < SMALL_N or wins + losses < SMALL_DISCORDANT:
-        outcome.notes.append(
-            f"small sample ({n} examples, {wins + losses} non-ties): exact sign test; "
-            "interval approximate"
-        )
+    outcome = _binary_outcome(losses, wins, n, -2 * margin, alpha)
+    outcome.delta_good = (wins - losses) / (2 * n)
+    assert outcome.lower_good is not None and outcome.upper_good is not None
+    outcome.lower_good /= 2
+    outcome.upper_good /= 2
+    outcome.test += " (wins vs losses)"
+    outcome.extra.update({"wins": wins, "ties": ties, "losses": losses})
+    outcome.extra["win_rate"] = 0.5 + outcome.delta_good
+    if wins + losses:
+        mde = mcnemar_mde(n, (wins + losses) / n, alpha, POWER, max_drop=2 * margin)
+        outcome.mde = None if math.isnan(mde) else mde / 2
     return outcome
 
 
 def clustered(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -> Outcome:
-    """Any kind with groups: cluster sign flips, cluster-robust SE with t on G − 1 df."""
+    """Any kind with groups: cluster sign flips, inverted into the interval (any cluster sizes)."""
     assert p.clusters is not None
     g = p.good
     codes = p.clusters
     clusters = int(p.n_clusters or 0)
     mean = float(g.mean())
-    outcome = Outcome(
-        test="cluster sign-flip permutation",
-        interval_method=f"cluster-robust t ({clusters - 1} df)",
-        delta_good=mean,
-        extra={"clusters": clusters},
-    )
     if clusters < 2:
-        outcome.interval_method = "none"
+        outcome = Outcome(
+            test="cluster sign-flip permutation",
+            interval_method="none",
+            delta_good=mean,
+            extra={"clusters": clusters},
+        )
         outcome.notes.append(
             "single cluster: every example is in one group, so there is no independent "
             "replication to test against; inconclusive"
         )
         return outcome
-    p_one, p_two, method = clustered_signflip(g, codes, n_resamples=EXACT_LIMIT, rng=rng)
-    if margin > 0:
-        p_one = clustered_signflip(g + margin, codes, n_resamples=EXACT_LIMIT, rng=rng)[0]
-    low, high, se = clustered_t_interval(g, codes, 1 - 2 * alpha)
+    sizes = np.bincount(codes, minlength=clusters).astype(float)
+    totals = np.bincount(codes, weights=g, minlength=clusters)
+    canonical = np.lexsort((totals, sizes))  # row and group order do not change the result
+    sizes, totals = sizes[canonical], totals[canonical]
+    bounds = flip_bounds(totals, sizes, alpha, n_resamples=EXACT_LIMIT, rng=rng)
+    outcome = _flip_outcome(
+        bounds, margin, "cluster sign-flip permutation", "cluster sign-flip inversion", mean
+    )
+    se = cluster_robust_se(g, codes)
     naive = float(g.std(ddof=1) / math.sqrt(p.n)) if p.n > 1 else math.nan
-    outcome.p_value = float(p_one[0])
-    outcome.p_two_sided = float(p_two[0])
-    outcome.lower_good, outcome.upper_good = low, high
-    outcome.mde = _z_sum(alpha) * se
-    if method == "exact":
-        outcome.test += " (exact)"
-    outcome.extra.update({"se": se, "se_unclustered": naive})
+    outcome.mde = margin + _z_sum(alpha) * se
+    # Kish's effective number of clusters: one big cluster among singletons counts as few.
+    effective = float(sizes.sum() ** 2 / np.sum(sizes**2))
+    outcome.extra.update(
+        {"clusters": clusters, "effective_clusters": effective, "se": se, "se_unclustered": naive}
+    )
     if naive > 0:
         outcome.extra["design_effect"] = (se / naive) ** 2
     outcome.notes.append(
         f"clustered by group ({clusters} clusters): examples in a group are not independent"
     )
-    if clusters < SMALL_N:
-        outcome.notes.append(f"few clusters ({clusters}): interval approximate")
-    if se == 0:
-        outcome.interval_method = "none (zero variance)"
+    if effective < SMALL_N:
+        outcome.notes.append(
+            f"few effective clusters ({effective:.1f} of {clusters}, by cluster size): the "
+            "sign-flip test stays exact but has little power"
+        )
     return outcome

@@ -44,7 +44,7 @@ def _analyse(
             )
         return outcome
     if kind == MetricKind.PAIRWISE:
-        return analyses.pairwise(p, margin, alpha)
+        return analyses.pairwise(p, margin, alpha, rng)
     if kind == MetricKind.HEAVY_TAILED:
         return analyses.wilcoxon(p, margin, alpha, rng)
     if kind == MetricKind.BINARY and p.samples == 1:
@@ -54,6 +54,21 @@ def _analyse(
         outcome.notes.append("binary metric with values other than 0/1: compared as means")
         return outcome
     return analyses.signflip(p, margin, alpha, rng)
+
+
+def _snap(outcome: analyses.Outcome, max_drop: float) -> None:
+    """Put a bound that ties with 0 or −max_drop (within rounding) exactly on it.
+
+    The tests count a tie against the claim, so a tie must not read as a strict inequality.
+    """
+    tolerance = float(outcome.extra.pop("tolerance", 0.0))
+    for name in ("lower_good", "upper_good"):
+        bound = getattr(outcome, name)
+        if bound is None or not math.isfinite(bound):
+            continue
+        for point in (0.0, -max_drop):
+            if abs(bound - point) <= tolerance:
+                setattr(outcome, name, point)
 
 
 def _not_compared(common: dict, note: str, **fields: object) -> MetricComparison:
@@ -168,6 +183,11 @@ def compare_metric(
 
     outcome = _analyse(p, kind, max_drop, alpha, seed)
     notes += outcome.notes
+    _snap(outcome, max_drop)
+    for name in ("lower_good", "upper_good"):
+        bound = getattr(outcome, name)
+        if bound is not None and not math.isfinite(bound):
+            setattr(outcome, name, None)  # too few examples to reach the interval's level
     low, high = outcome.lower_good, outcome.upper_good
     if low is not None and high is not None and sign < 0:
         low, high = -high, -low
@@ -176,19 +196,10 @@ def compare_metric(
         lower_good=outcome.lower_good,
         max_drop=max_drop,
         alpha=alpha,
-        identical=identical,
     )
-    upper = outcome.upper_good
-    if upper is not None and outcome.p_value is not None and not identical:
-        beyond = upper < -max_drop
-        if beyond != (verdict == Verdict.REGRESSED):
-            notes.append(
-                "the test and the interval disagree at the margin; the verdict follows the test"
-            )
     mde = outcome.mde
     if identical:
         notes.append("identical scores on every example: Δ = 0 exactly")
-        mde = None
     extra = dict(outcome.extra)
     if kind == MetricKind.BINARY and p.samples == 1 and p.clusters is None and p.base is not None:
         extra["b"] = int(np.sum((p.base == 1) & (p.head == 0)))

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 from evalbot.config import Threshold
-from evalbot.records import AbsoluteCheck, GateStatus, MetricComparison, Verdict
+from evalbot.records import AbsoluteCheck, GateStatus, MetricComparison, MetricKind, Verdict
 
 __all__ = [
     "IMPLICIT_MARGIN_NOTE",
@@ -44,7 +44,6 @@ def decide_verdict(
     lower_good: float | None,
     max_drop: float,
     alpha: float,
-    identical: bool = False,
 ) -> Verdict:
     """The verdict from the regression p-value and the good-direction lower bound.
 
@@ -53,13 +52,13 @@ def decide_verdict(
         lower_good: one-sided (1 − α) lower bound of the good-direction delta.
         max_drop: the non-inferiority margin (≥ 0).
         alpha: one-sided level.
-        identical: every example scored the same on both sides.
+
+    There is no shortcut for "every example identical": unchanged needs the same evidence as
+    always, a lower bound above −max_drop (with n = 20 identical pass/fail pairs the bound is
+    about −12 points, which does not show a 5-point margin).
     """
     if p_value is not None and math.isfinite(p_value) and p_value < alpha:
         return Verdict.REGRESSED
-    if identical:
-        # No example changed: there is no observed change to weigh, whatever the margin.
-        return Verdict.UNCHANGED
     if lower_good is None or not math.isfinite(lower_good):
         return Verdict.INCONCLUSIVE
     if lower_good > 0:
@@ -101,6 +100,7 @@ def apply_gate(
     *,
     alpha: float = 0.05,
     on_inconclusive: Literal["warn", "fail"] = "warn",
+    informational_floor: float = 0.0,
 ) -> list[MetricComparison]:
     """Multiplicity control and per-metric gate status for one suite.
 
@@ -118,6 +118,9 @@ def apply_gate(
         thresholds: the suite's thresholds by metric name.
         alpha: the suite's family-wise level; must match the alpha used by ``compare_metric``.
         on_inconclusive: gate status of an inconclusive blocking metric.
+        informational_floor: practical floor of informational metrics, relative to the base
+            mean: when the whole interval lies within ±floor·|base|, a detectable change reads
+            "unchanged" with a "below the floor" note (latency moving 0.6 ms at 50 ms).
 
     Returns:
         Updated copies, in the input order.
@@ -138,7 +141,10 @@ def apply_gate(
 
     out = list(comparisons)
     raw = [comparisons[i].p_value for i in blocking_idx]
-    adjusted = holm([p if _finite(p) else 1.0 for p in raw])
+    # Only tests that ran spend alpha: a metric that could not be compared is not in the family.
+    ran = [k for k, p in enumerate(raw) if _finite(p)]
+    adjusted = np.full(len(raw), np.nan)
+    adjusted[ran] = holm([raw[k] for k in ran])
     for i, p_adj, p_raw in zip(blocking_idx, adjusted, raw, strict=True):
         c = comparisons[i]
         threshold = thresholds[c.metric]
@@ -156,7 +162,6 @@ def apply_gate(
                 lower_good=good_bounds(c)[0],
                 max_drop=margin,
                 alpha=alpha,
-                identical=bool(c.extra.get("identical")),
             )
         if verdict == Verdict.REGRESSED:
             gate = GateStatus.FAIL
@@ -187,14 +192,38 @@ def apply_gate(
     q_by_index = dict(zip(with_p, np.atleast_1d(q_values), strict=True))
     for i in info_idx:
         q = q_by_index.get(i)
-        out[i] = comparisons[i].model_copy(
-            update={
-                "p_adjusted": None if q is None else float(q),
-                "blocking": False,
-                "gate": GateStatus.INFO,
-            }
-        )
+        c = comparisons[i]
+        update: dict = {
+            "p_adjusted": None if q is None else float(q),
+            "blocking": False,
+            "gate": GateStatus.INFO,
+        }
+        band = _floor_band(c, informational_floor)
+        if band is not None and c.verdict in (
+            Verdict.REGRESSED,
+            Verdict.IMPROVED,
+            Verdict.INCONCLUSIVE,
+        ):
+            update["verdict"] = Verdict.UNCHANGED
+            update["notes"] = [
+                *c.notes,
+                f"unchanged (below the floor): the whole interval is within ±{band:.4g} "
+                f"({informational_floor:.0%} of base), too small to matter",
+            ]
+        out[i] = c.model_copy(update=update)
     return out
+
+
+def _floor_band(c: MetricComparison, floor: float) -> float | None:
+    """±floor·|base| when the record's whole interval lies inside it, else None."""
+    if floor <= 0 or c.kind == MetricKind.PAIRWISE or c.base_mean is None:
+        return None
+    if c.ci_low is None or c.ci_high is None or not math.isfinite(c.base_mean):
+        return None
+    band = floor * abs(c.base_mean)
+    if band > 0 and -band <= c.ci_low and c.ci_high <= band:
+        return band
+    return None
 
 
 def absolute_checks(

@@ -17,10 +17,12 @@ from scipy import optimize, stats
 __all__ = [
     "bca_interval",
     "hodges_lehmann",
+    "signed_rank_cdf",
     "signed_rank_critical",
     "t_interval",
     "tango_interval",
     "tango_z",
+    "walsh_count",
     "walsh_order_statistics",
     "wilson_interval",
 ]
@@ -115,7 +117,7 @@ def bca_interval(
     return float(low), float(high), "percentile bootstrap"
 
 
-def _signed_rank_cdf(n: int) -> np.ndarray:
+def signed_rank_cdf(n: int) -> np.ndarray:
     """Exact null CDF of the signed-rank statistic T+ (no ties), via the product of (1 + x^i)."""
     counts = np.zeros(n * (n + 1) // 2 + 1)
     counts[0] = 1.0
@@ -131,14 +133,14 @@ def signed_rank_critical(n: int, alpha: float) -> int:
     sample is too small to reach that confidence.
     """
     if n <= 50:
-        cdf = _signed_rank_cdf(n)
+        cdf = signed_rank_cdf(n)
         return int(np.searchsorted(cdf, alpha, side="right"))
     mean = n * (n + 1) / 4.0
     sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0)
     return max(0, math.floor(mean + 0.5 - stats.norm.ppf(1 - alpha) * sd))
 
 
-def _walsh_count(xs: np.ndarray, t: np.ndarray) -> np.ndarray:
+def walsh_count(xs: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Number of Walsh averages (x_i + x_j)/2, i <= j, at most t (xs sorted)."""
     ordered = np.searchsorted(xs, 2.0 * t[:, None] - xs[None, :], side="right").sum(axis=1)
     diagonal = np.searchsorted(xs, t, side="right")
@@ -164,7 +166,7 @@ def _walsh_min_above(xs: np.ndarray, t: float) -> float:
 def _walsh_select(xs: np.ndarray, k: int, low: float, high: float) -> float:
     """k-th smallest Walsh average (1-based), given count(low) < k <= count(high)."""
     n = xs.size
-    count_low, count_high = (int(v) for v in _walsh_count(xs, np.array([low, high])))
+    count_low, count_high = (int(v) for v in walsh_count(xs, np.array([low, high])))
     for step in range(200):
         if count_high - count_low <= 4 * n or high - low <= 1e-13 * max(1.0, abs(high)):
             break
@@ -174,7 +176,7 @@ def _walsh_select(xs: np.ndarray, k: int, low: float, high: float) -> float:
         # Regula falsi on the count, guarded by bisection so it always shrinks.
         frac = (k - count_low) / (count_high - count_low)
         mid = low + min(max(frac, 0.05), 0.95) * (high - low)
-        count_mid = int(_walsh_count(xs, np.array([mid]))[0])
+        count_mid = int(walsh_count(xs, np.array([mid]))[0])
         if count_mid >= k:
             high, count_high = mid, count_mid
         else:
@@ -221,8 +223,8 @@ def walsh_order_statistics(
     spread = 6.0 * np.sqrt(quantiles * (1 - quantiles) / sample.size) + 1e-4
     lows = np.quantile(sample, np.clip(quantiles - spread, 0, 1))
     highs = np.quantile(sample, np.clip(quantiles + spread, 0, 1))
-    counts_low = _walsh_count(xs, lows)
-    counts_high = _walsh_count(xs, highs)
+    counts_low = walsh_count(xs, lows)
+    counts_high = walsh_count(xs, highs)
     out = np.empty(ranks.size)
     for idx, k in enumerate(ranks):
         low, high = lows[idx], highs[idx]

@@ -20,6 +20,7 @@ from evalbot.errors import UserError
 
 __all__ = [
     "add_arguments",
+    "margin_power",
     "mcnemar_mde",
     "mcnemar_power",
     "mcnemar_sample_size",
@@ -140,22 +141,43 @@ def mcnemar_sample_size(
     return int(candidates[reached[0]]) if reached.size else normal
 
 
-def mcnemar_mde(n: int, discordance: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest pass-rate drop detected with ``power`` at ``n`` and ``discordance`` (normal).
+def margin_power(
+    n: ArrayLike, delta: float, discordance: float, max_drop: float, alpha: float = 0.05
+) -> np.ndarray | float:
+    """Normal power to show a drop of ``delta`` is beyond the margin ``max_drop`` (McNemar).
+
+    Connor's formula with the null at the margin: the variance of the paired difference is
+    (ψ − Δ²)/n under H0 and (ψ − δ²)/n at the true drop, so
+    power = Φ(((δ − Δ)√n − z√(ψ − Δ²))/√(ψ − δ²)). With Δ = 0 it is Connor's formula.
+    """
+    ns = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(1 - alpha)
+    null_var = max(discordance - max_drop**2, 1e-300)
+    alt_var = max(discordance - delta**2, 1e-300)
+    out = stats.norm.cdf(
+        ((delta - max_drop) * np.sqrt(ns) - z * math.sqrt(null_var)) / math.sqrt(alt_var)
+    )
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def mcnemar_mde(
+    n: int, discordance: float, alpha: float = 0.05, power: float = 0.8, max_drop: float = 0.0
+) -> float:
+    """Smallest pass-rate drop flagged as beyond ``max_drop`` with ``power`` (normal).
 
     NaN when even a drop equal to the discordance (every changed example got worse) would not
     reach the power.
     """
-    if n < 1 or not 0.0 < discordance <= 1.0:
+    if n < 1 or not 0.0 < discordance <= 1.0 or max_drop >= discordance:
         return math.nan
 
     def gap(delta: float) -> float:
-        return float(mcnemar_power(n, delta, discordance, alpha, "normal")) - power
+        return float(margin_power(n, delta, discordance, max_drop, alpha)) - power
 
     top = discordance * (1 - 1e-9)
     if gap(top) < 0:
         return math.nan
-    return float(optimize.brentq(gap, 1e-12, top, xtol=1e-10))
+    return float(optimize.brentq(gap, max_drop + 1e-12, top, xtol=1e-10))
 
 
 def mde(
@@ -198,6 +220,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discordance", type=float, help="binary: share of discordant examples")
     parser.add_argument("--sd", type=float, help="continuous: SD of the per-example delta")
     parser.add_argument("--n", type=int, nargs="+", default=[], help="golden-set size(s)")
+    parser.add_argument(
+        "--max-drop",
+        type=float,
+        default=0.0,
+        help="the threshold's margin in metric units: power to show a drop beyond it (0)",
+    )
     parser.add_argument("--alpha", type=float, default=0.05, help="one-sided level (0.05)")
     parser.add_argument("--power", type=float, default=0.8, help="target power (0.8)")
 
@@ -211,56 +239,74 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _binary_report(args: argparse.Namespace) -> str:
     drop, psi, alpha, target = args.drop, args.discordance, args.alpha, args.power
+    margin = args.max_drop
     lines = [
-        f"Binary metric, McNemar mid-p test, one-sided alpha {alpha:g}, "
-        f"discordance {psi:.1%}, target power {target:.0%}"
+        f"Binary metric, one-sided alpha {alpha:g}, discordance {psi:.1%}, "
+        f"target power {target:.0%}"
+        + (f", margin (max_drop) {margin * 100:g} pts" if margin else "")
     ]
     if drop is not None:
         try:
             _check(drop, psi)
         except ValueError as exc:
             raise UserError(str(exc), hint="the drop cannot exceed the discordance") from exc
-        if args.n:
-            rows = [
-                [
-                    f"{n:,}",
-                    f"{mcnemar_power(n, drop, psi, alpha, 'midp'):.3f}",
-                    f"{mcnemar_power(n, drop, psi, alpha, 'normal'):.3f}",
-                    f"{mcnemar_mde(n, psi, alpha, target) * 100:.1f} pts",
-                ]
-                for n in args.n
-            ]
-            headers = ["n", "power (mid-p)", "power (normal)", f"MDE at {target:.0%}"]
-            lines.append(f"Drop {drop * 100:g} pts:")
-            lines.append(_table(headers, rows))
-        needed = mcnemar_sample_size(drop, psi, target, alpha, "midp")
-        normal = mcnemar_sample_size(drop, psi, target, alpha, "normal")
+        if drop <= margin:
+            raise UserError(
+                f"--drop {drop:g} is not beyond --max-drop {margin:g}",
+                hint="the gate flags drops larger than the margin; give a larger --drop",
+            )
+    if args.n:
+        headers = ["n", f"MDE at {target:.0%}"]
+        rows = []
+        for n in args.n:
+            mde_n = mcnemar_mde(n, psi, alpha, target, max_drop=margin)
+            rows.append([f"{n:,}", "none" if math.isnan(mde_n) else f"{mde_n * 100:.1f} pts"])
+        if drop is not None:
+            headers.append(f"power for {drop * 100:g} pts")
+            for row, n in zip(rows, args.n, strict=True):
+                value = (
+                    mcnemar_power(n, drop, psi, alpha, "midp")
+                    if margin == 0
+                    else margin_power(n, drop, psi, margin, alpha)
+                )
+                row.append(f"{value:.3f}")
+        lines.append(_table(headers, rows))
+    if drop is not None:
+        if margin == 0:
+            needed = mcnemar_sample_size(drop, psi, target, alpha, "midp")
+        else:
+            z_a, z_b = stats.norm.ppf(1 - alpha), stats.norm.ppf(target)
+            needed = math.ceil(
+                (z_a * math.sqrt(psi - margin**2) + z_b * math.sqrt(psi - drop**2)) ** 2
+                / (drop - margin) ** 2
+            )
         lines.append(
-            f"n needed for {target:.0%} power to detect a {drop * 100:g}-pt drop: "
-            f"{needed:,} (mid-p), {normal:,} (normal approximation)"
+            f"n needed for {target:.0%} power to show a {drop * 100:g}-pt drop"
+            + (f" is beyond the {margin * 100:g}-pt margin" if margin else "")
+            + f": {needed:,}"
         )
-    else:
-        rows = [[f"{n:,}", f"{mcnemar_mde(n, psi, alpha, target) * 100:.1f} pts"] for n in args.n]
-        lines.append(_table(["n", f"MDE at {target:.0%}"], rows))
     return "\n".join(lines)
 
 
 def _continuous_report(args: argparse.Namespace) -> str:
-    sd, alpha, target = args.sd, args.alpha, args.power
+    sd, alpha, target, margin = args.sd, args.alpha, args.power, args.max_drop
     lines = [
         f"Continuous metric, paired test on the mean, one-sided alpha {alpha:g}, "
         f"SD of delta {sd:g}, target power {target:.0%}"
+        + (f", margin (max_drop) {margin:g}" if margin else "")
     ]
+    if args.drop is not None and args.drop <= margin:
+        raise UserError(f"--drop {args.drop:g} is not beyond --max-drop {margin:g}")
     if args.n:
         headers = ["n", f"MDE at {target:.0%}"]
-        rows = [[f"{n:,}", f"{mde(sd, n, alpha, target):.4g}"] for n in args.n]
+        rows = [[f"{n:,}", f"{margin + mde(sd, n, alpha, target):.4g}"] for n in args.n]
         if args.drop is not None:
             headers.append(f"power for {args.drop:g}")
             for row, n in zip(rows, args.n, strict=True):
-                row.append(f"{mean_power(args.drop, sd, n, alpha):.3f}")
+                row.append(f"{mean_power(args.drop - margin, sd, n, alpha):.3f}")
         lines.append(_table(headers, rows))
     if args.drop is not None:
-        needed = mean_sample_size(args.drop, sd, target, alpha)
+        needed = mean_sample_size(args.drop - margin, sd, target, alpha)
         lines.append(f"n needed for {target:.0%} power to detect {args.drop:g}: {needed:,}")
     return "\n".join(lines)
 
@@ -271,6 +317,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--alpha must be in (0, 0.5) and --power in (0, 1)")
     if any(n < 1 for n in args.n):
         raise UserError("--n must be positive")
+    if not (math.isfinite(args.max_drop) and args.max_drop >= 0):
+        raise UserError("--max-drop must be a number >= 0 (the threshold's margin)")
     if args.drop is not None and args.drop <= 0:
         raise UserError("--drop must be positive (the size of the drop, in metric units)")
     if args.discordance is not None:

@@ -17,6 +17,7 @@ RUN apt-get update \
 # Runtime dependencies are pinned by requirements.lock (scripts/lock_requirements.py).
 COPY requirements.lock pyproject.toml README.md /tmp/evalbot/
 COPY src /tmp/evalbot/src
+COPY prompts /tmp/evalbot/prompts
 RUN pip install --no-cache-dir -c /tmp/evalbot/requirements.lock /tmp/evalbot \
     && pip check \
     && rm -rf /tmp/evalbot

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.fakes
 
-from evalbot.config import ModelConfig  # noqa: E402
+from evalbot.inputs.config import ModelConfig  # noqa: E402
 from evalbot.records import Message  # noqa: E402
 from evalbot.run.cache import ResponseCache  # noqa: E402
 from evalbot.run.runner import ModelRunner, build_request  # noqa: E402

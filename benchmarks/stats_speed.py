@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from evalbot.config import Threshold
+from evalbot.inputs.config import Threshold
 from evalbot.records import MetricKind
 from evalbot.stats import apply_gate, compare_metric
 

@@ -120,14 +120,14 @@ def main() -> int:
 
     print("== config")
     try:
-        from evalbot.config import EvalbotConfig, ModelConfig
+        from evalbot.inputs.config import EvalbotConfig, ModelConfig
     except ImportError:
         print("  (evalbot not importable: schema validation skipped)")
     else:
         EvalbotConfig.model_validate(config)
         for path in sorted((REPO / "models").glob("*.yaml")):
             ModelConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        check(True, "evalbot.yml and models/*.yaml validate against evalbot.config")
+        check(True, "evalbot.yml and models/*.yaml validate against evalbot.inputs.config")
     for suite in config["suites"]:
         paths = [suite["prompt"], suite["model"], suite["dataset"]]
         paths += [m[k] for m in suite["metrics"] for k in ("rubric", "schema") if k in m]

@@ -76,7 +76,7 @@ class Scrubber:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], extra: Iterable[str] = ()) -> Scrubber:
-        from evalbot.settings import secret_values
+        from evalbot.github.settings import secret_values
 
         return cls([*secret_values(env), *extra])
 

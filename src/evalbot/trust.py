@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from evalbot.config import ModelConfig
 from evalbot.errors import ConfigError
+from evalbot.inputs.config import ModelConfig
 
 __all__ = [
     "CODE_PROVIDERS",

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from evalbot import action
-from evalbot.github_client import make_github
+from evalbot.github import action
+from evalbot.github.client import make_github
 from evalbot.options import DiffOptions
 from evalbot.records import RunResult, SuiteResult, SuiteStatus
 from evalbot.report import write_outputs
@@ -188,7 +188,7 @@ def passing_result(ws: Workspace, **overrides: Any) -> RunResult:
 
 @dataclass
 class StandInDiff:
-    """Stands in for ``evalbot.pipeline.run_diff``: returns a canned result, and for
+    """Stands in for ``evalbot.pipeline.diff.run_diff``: returns a canned result, and for
     ``dry_run`` what the pipeline's detection would (suites that would run keep triggers, every
     suite SKIPPED, verdict neutral). Writes the --out files as the pipeline does."""
 

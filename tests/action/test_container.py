@@ -88,7 +88,7 @@ def test_dockerignore_sends_only_the_package():
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.startswith("!")
     ]
-    assert kept == ["pyproject.toml", "README.md", "requirements.lock", "src/"]
+    assert kept == ["pyproject.toml", "README.md", "requirements.lock", "src/", "prompts/"]
     copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M)
     for sources in copied:
         for source in sources.split():
@@ -135,11 +135,12 @@ def test_docker_install_path_in_a_fresh_venv(tmp_path: Path):
     context.mkdir()
     for name in ("pyproject.toml", "README.md", "requirements.lock"):
         shutil.copy(ROOT / name, context / name)
-    shutil.copytree(
-        ROOT / "src",
-        context / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
-    )
+    for folder in ("src", "prompts"):
+        shutil.copytree(
+            ROOT / folder,
+            context / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+        )
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -181,11 +182,25 @@ def test_docker_install_path_in_a_fresh_venv(tmp_path: Path):
         check=True,
     ).stdout
     assert where.startswith(site), where  # the new install, not the source tree
+    # The judge prompts (top-level prompts/) ship inside the installed package.
+    prompt = subprocess.run(
+        [
+            python,
+            "-c",
+            "from importlib import resources as r; "
+            "print((r.files('evalbot.prompts') / 'rubric_score.md').read_text().splitlines()[0])",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert prompt.returncode == 0, prompt.stderr
+    assert prompt.stdout.startswith("version: "), prompt.stdout
     cli = subprocess.run(
-        [sys.executable, "-c", "import evalbot.cli as c; c.build_parser()"], capture_output=True
+        [sys.executable, "-c", "import evalbot.cli.app as c; c.build_parser()"], capture_output=True
     )
     if cli.returncode != 0:
-        pytest.skip("installed fine, but evalbot.cli does not import in this source tree yet")
+        pytest.skip("installed fine, but evalbot.cli.app does not import in this source tree yet")
     version = subprocess.run(
         [venv / "bin" / "evalbot", "--version"], capture_output=True, text=True, env=env
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evalbot.errors import ConfigError
-from evalbot.github_env import (
+from evalbot.github.event import (
     WorkflowCommands,
     append_summary,
     escape_data,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evalbot.github_retry import RetryPolicy
+from evalbot.github.retry import RetryPolicy
 from tests.action.conftest import (
     PR,
     REPO,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalbot import action
+from evalbot.github import action
 from evalbot.records import RunResult, SuiteStatus
 from tests.action.conftest import (
     PR,
@@ -23,7 +23,7 @@ from tests.fakes.github_server import FakeGitHub
 from tests.gitrepo import Repo
 
 pipeline = pytest.importorskip(
-    "evalbot.pipeline", reason="the pipeline does not import yet", exc_type=ImportError
+    "evalbot.pipeline.diff", reason="the pipeline does not import yet", exc_type=ImportError
 )
 
 CONFIG = """\

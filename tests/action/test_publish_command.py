@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalbot import action, publish
+from evalbot.github import action, publish
 from evalbot.records import RunResult
 from evalbot.report import render_comment, write_outputs
 from tests.action.conftest import PR, REPO, TOKEN, fast_github, parse_outputs, passing_result

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import evalbot.report as report
-from evalbot.publish import CHECK_CONCLUSIONS, STATUS_STATES, annotations_for, headline
+from evalbot.github.publish import CHECK_CONCLUSIONS, STATUS_STATES, annotations_for, headline
 from evalbot.records import AbsoluteCheck, Verdict
 from tests.report.factories import make_comparison, make_result, make_suite
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from evalbot.errors import PublishError
-from evalbot.github_client import GitHubPublisher, PermissionDenied
-from evalbot.github_retry import RetryPolicy
+from evalbot.github.client import GitHubPublisher, PermissionDenied
+from evalbot.github.retry import RetryPolicy
 from tests.action.conftest import PR, REPO, fast_github
 from tests.fakes.github_server import BOT_LOGIN, FakeGitHub
 

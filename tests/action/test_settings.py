@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from evalbot.errors import ConfigError
-from evalbot.settings import ActionSettings, read_input, secret_values
+from evalbot.github.settings import ActionSettings, read_input, secret_values
 
 
 def test_inputs_are_read_with_hyphen_underscore_or_evalbot_prefix(tmp_path: Path):

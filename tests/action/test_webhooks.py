@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from evalbot.action import plan_revisions
-from evalbot.github_client import GitHubPublisher, make_github
-from evalbot.github_env import ZERO_SHA, idle_reason, load_event
-from evalbot.settings import ActionSettings
+from evalbot.github.action import plan_revisions
+from evalbot.github.client import GitHubPublisher, make_github
+from evalbot.github.event import ZERO_SHA, idle_reason, load_event
+from evalbot.github.settings import ActionSettings
 from tests.action.conftest import (
     REPO,
     TOKEN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from evalbot.config import ModelConfig
+from evalbot.inputs.config import ModelConfig
 
 
 def test_model_config_env_names_cannot_point_at_other_secrets():

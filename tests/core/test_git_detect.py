@@ -5,11 +5,11 @@ import subprocess
 import pytest
 import yaml
 
-from evalbot.config import EvalbotConfig
-from evalbot.detect import glob_match, select_suites
 from evalbot.errors import ConfigError, GitError
-from evalbot.git import Git
-from evalbot.tree import GitTree, WorkTree
+from evalbot.inputs.config import EvalbotConfig
+from evalbot.inputs.detect import glob_match, select_suites
+from evalbot.inputs.git import Git
+from evalbot.inputs.tree import GitTree, WorkTree
 from tests.gitrepo import Repo
 
 

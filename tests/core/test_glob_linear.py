@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from evalbot.detect import glob_match
+from evalbot.inputs.detect import glob_match
 
 
 def _reference(path: str, pattern: str) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evalbot.tree import WorkTree
+from evalbot.inputs.tree import WorkTree
 
 try:
     importlib.import_module("evalbot.score.judges")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from evalbot import cli
-from evalbot.config import load_config, load_model_config
 from evalbot.errors import ConfigError
-from evalbot.model_params import check_params
+from evalbot.inputs.config import load_config, load_model_config
+from evalbot.inputs.model_params import check_params
 from tests.gitrepo import Repo
 
 CONFIG = """\

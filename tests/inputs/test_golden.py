@@ -6,7 +6,7 @@ import json
 import pytest
 
 from evalbot.errors import InputError
-from evalbot.golden import derive_id, load_golden
+from evalbot.inputs.golden import derive_id, load_golden
 
 JSONL = (
     '{"id": "q1", "question": "How long?", "expected": "30 days", "group": "returns",'

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from evalbot.config import MetricConfig
 from evalbot.errors import ConfigError, InputError
+from evalbot.inputs.config import MetricConfig
 from evalbot.records import Completion, Example, MetricKind
 from evalbot.score.base import Score, Scorer, ScoreSetup, build_scorer
 from evalbot.score.metrics import DETERMINISTIC_TYPES, builtin_scorers, extract_number

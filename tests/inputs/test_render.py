@@ -6,8 +6,8 @@ import re
 import pytest
 
 from evalbot.errors import InputError
+from evalbot.inputs.render import load_prompt, render_string, resolve_value
 from evalbot.records import Example
-from evalbot.render import load_prompt, render_string, resolve_value
 
 EXAMPLE = Example(
     id="q1",

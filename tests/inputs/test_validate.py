@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from evalbot.errors import ConfigError, InputError
+from evalbot.inputs.validate import format_report, validate
 from evalbot.score import base
-from evalbot.validate import format_report, validate
 
 CONFIG = """\
 version: 1
@@ -195,7 +195,7 @@ def test_thresholds_builtin_names_and_watch_globs(make_tree):
 
 def test_cli_validate_exit_codes(make_tree, capsys):
     pytest.importorskip("evalbot.stats.power")
-    pytest.importorskip("evalbot.calibrate")
+    pytest.importorskip("evalbot.pipeline.calibrate")
     from evalbot.cli import main
 
     tree = make_tree(FILES)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalbot.config import MetricConfig, ModelConfig
 from evalbot.errors import InputError
+from evalbot.inputs.config import MetricConfig, ModelConfig
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
 from evalbot.score.base import JudgeRuntime, ScoreSetup, build_scorer

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from evalbot.agreement import bootstrap_ci, cohen_kappa, krippendorff_alpha, spearman
+from evalbot.stats.agreement import bootstrap_ci, cohen_kappa, krippendorff_alpha, spearman
 
 # Two raters grading 12 answers on a 1–5 scale: κ = 11/19 = 0.579, linear 0.776, quadratic 0.904.
 RATER_1 = [2, 5, 3, 2, 1, 3, 4, 1, 4, 2, 5, 3]

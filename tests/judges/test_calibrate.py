@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalbot import calibrate
 from evalbot.errors import InputError, UserError
+from evalbot.pipeline import calibrate
 from tests.fakes.openai_server import FakeOpenAI
 from tests.judges.helpers import RUBRIC, fenced, prompt_of, reply_json
 

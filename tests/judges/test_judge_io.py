@@ -21,7 +21,7 @@ from tests.judges.helpers import Harness, fenced, prompt_of, reply_json
 
 PROMPTS = sorted(
     p.name.removesuffix(".md")
-    for p in (resources.files("evalbot") / "prompts").iterdir()
+    for p in resources.files("evalbot.prompts").iterdir()
     if p.name.endswith(".md") and p.name != "data_rule.md"
 )
 
@@ -172,7 +172,7 @@ def test_prompt_injection__stays_inside_the_fence(harness: Harness, fake: FakeOp
 
 def test_every_judged_type_is_registered_by_judges_module() -> None:
     import evalbot.score.judges  # noqa: F401
-    from evalbot.calibrate import POINTWISE_JUDGES
+    from evalbot.pipeline.calibrate import POINTWISE_JUDGES
     from evalbot.score.base import _REGISTRY, JUDGED_TYPES
 
     assert JUDGED_TYPES.issubset(_REGISTRY)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from evalbot.config import ModelConfig
+from evalbot.inputs.config import ModelConfig
 from evalbot.records import Message
 
 __all__ = ["model_config", "run", "user"]

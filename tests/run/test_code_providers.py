@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from evalbot.config import ModelConfig
 from evalbot.errors import CacheMissError, ProviderError
+from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner, build_request

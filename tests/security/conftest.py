@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from evalbot import action
+from evalbot.github import action
 from evalbot.records import RunResult
 from tests.action.conftest import (
     PR,

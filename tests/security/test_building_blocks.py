@@ -12,13 +12,13 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from evalbot.config import ModelConfig, Price
 from evalbot.errors import ConfigError
-from evalbot.prices import UNKNOWN_MODEL_PRICE, cap_price, table_price
+from evalbot.github.settings import ActionSettings
+from evalbot.inputs.config import ModelConfig, Price
 from evalbot.records import Completion, Message, ModelRequest
 from evalbot.run.cache import ResponseCache
+from evalbot.run.prices import UNKNOWN_MODEL_PRICE, cap_price, table_price
 from evalbot.scrub import Scrubber, internal_error_line
-from evalbot.settings import ActionSettings
 from evalbot.signing import seal, unseal
 from evalbot.trust import check_cache_dir, code_environment, default_allowed_hosts
 from tests.gitrepo import Repo
@@ -168,8 +168,8 @@ def test_short_and_trivial_values_are_replaced_only_as_written():
 
 
 def test_the_cli_signs_its_cache_when_given_a_secret(tmp_path: Path, monkeypatch):
-    from evalbot.cli import _options as cli_options
-    from evalbot.cli import build_parser
+    from evalbot.cli.app import _options as cli_options
+    from evalbot.cli.app import build_parser
 
     args = build_parser().parse_args(["diff", "-C", str(tmp_path), "--base", "main"])
     assert cli_options(args, base="main", head=None).policy.cache_secret is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalbot.cli import main as cli_main
+from evalbot.cli.app import main as cli_main
 from tests.security.conftest import KEY, VAGUE, Attack, N, run_action
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from evalbot.pipeline import run_diff
+from evalbot.pipeline.diff import run_diff
 from tests.action import conftest as action_fixtures
 from tests.action.conftest import PR, REPO, Workspace, actions_env, pr_payload, run_action
 from tests.fakes.github_server import FakeGitHub

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evalbot import detect
-from evalbot.cli import main
+from evalbot.cli.app import main
+from evalbot.inputs import detect
 from tests.security.harden_repo import config, error_lines, evalbot, make_repo
 
 ALIAS_BOMB_METRIC = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evalbot.cli import main
+from evalbot.cli.app import main
 from tests.security.harden_repo import config, error_lines, evalbot, make_repo
 
 CANARY = "canary-secret-6f1d"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evalbot.cli import main
+from evalbot.cli.app import main
 from evalbot.run.providers import MAX_RESPONSE_BYTES
 from tests.fakes.openai_server import FakeOpenAI
 from tests.security.harden_repo import config, error_lines, evalbot, make_repo

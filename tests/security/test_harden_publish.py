@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from evalbot import action
+from evalbot.github import action
 from evalbot.records import RunResult
 from evalbot.report import write_outputs
 from tests.action import conftest as action_fixtures

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from evalbot.config import sha256_text
+from evalbot.inputs.config import sha256_text
 from tests.security.conftest import CONFIG, KEY, VAGUE, run_action
 
 RUBRIC = "# Correct\n\n- 5: gives the right word.\n- 1: evades.\n"

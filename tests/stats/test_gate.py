@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from evalbot.config import Threshold
+from evalbot.inputs.config import Threshold
 from evalbot.records import AbsoluteCheck, GateStatus, MetricComparison, MetricKind, Verdict
 from evalbot.stats import absolute_checks, apply_gate, compare_metric, suite_gate
 from evalbot.stats.gate import IMPLICIT_MARGIN_NOTE, decide_verdict

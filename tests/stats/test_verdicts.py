@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evalbot.config import GateConfig, Threshold
+from evalbot.inputs.config import GateConfig, Threshold
 from evalbot.records import GateStatus, MetricInfo, MetricKind, SideRun, Verdict
 from evalbot.stats import apply_gate, compare_metric
 from evalbot.stats.exact_binary import ExactBinary, p_values_all, tango_z_array
@@ -292,7 +292,7 @@ def _side(name: str, values: list[float | None]) -> SideRun:
     ("policy", "status"), [("fail", GateStatus.FAIL), ("warn", GateStatus.WARN)]
 )
 def test_uncomputable_blocking_metric_follows_on_inconclusive(policy, status):
-    from evalbot.analyze import analyze_suite
+    from evalbot.pipeline.analyze import analyze_suite
 
     nothing = [None] * 20
     info = [MetricInfo(name="cost_usd", kind=H, higher_is_better=False)]
@@ -444,7 +444,7 @@ def _latency_side(name: str, values: np.ndarray) -> SideRun:
     ("floor", "verdict"), [(0.05, Verdict.UNCHANGED), (0.0, Verdict.REGRESSED)]
 )
 def test_informational_latency_below_the_floor_reads_unchanged(floor, verdict):
-    from evalbot.analyze import analyze_suite
+    from evalbot.pipeline.analyze import analyze_suite
 
     rng = np.random.default_rng(18)
     base = 50 + rng.normal(0, 0.1, 200)  # a fixed 50 ms latency

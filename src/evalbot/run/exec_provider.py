@@ -17,8 +17,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from evalbot.config import ModelConfig
 from evalbot.errors import ProviderError
+from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion, ModelRequest
 from evalbot.run.providers import (
     MAX_RESPONSE_BYTES,

@@ -31,8 +31,8 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 
-from evalbot.config import ModelConfig
 from evalbot.errors import ConfigError, ProviderError
+from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion, ModelRequest, TokenLogprob
 from evalbot.run.providers import MAX_RESPONSE_BYTES, cost_of, one_line, too_large
 

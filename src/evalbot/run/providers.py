@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
-from evalbot.config import ModelConfig, Price
+from evalbot.inputs.config import ModelConfig, Price
 from evalbot.records import Completion, ModelRequest
 
 __all__ = [

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from evalbot.config import ModelConfig
 from evalbot.errors import ProviderError
+from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion, ModelRequest
 from evalbot.run.providers import (
     MAX_RESPONSE_BYTES,

@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from evalbot.config import ModelConfig
 from evalbot.errors import CacheMissError, EvalbotError, ProviderError, UserError
-from evalbot.prices import cap_price
+from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion, Message, ModelRequest, Usage
 from evalbot.run.cache import ResponseCache, cacheable, request_key
 from evalbot.run.exec_provider import ExecProvider
@@ -30,6 +29,7 @@ from evalbot.run.openai_provider import (
     OpenAIProvider,
     resolve_endpoint,
 )
+from evalbot.run.prices import cap_price
 from evalbot.run.providers import MockProvider, Provider, cost_of
 from evalbot.run.python_provider import PythonProvider, WorkerPool
 from evalbot.scrub import Scrubber

@@ -1,0 +1,35 @@
+"""The score stage: one ``Scorer`` per metric config, looked up by ``type`` in one registry.
+
+Import the public names from here. Importing this package registers every built-in metric type:
+``metrics`` (deterministic) and ``judges`` (LLM-graded) call ``base.register`` at import time,
+and ``base`` imports neither, so the package has no import cycle.
+"""
+
+from __future__ import annotations
+
+from evalbot.score import judges, metrics
+from evalbot.score.base import (
+    JUDGED_TYPES,
+    JudgeRuntime,
+    PairScorer,
+    Score,
+    Scorer,
+    ScoreSetup,
+    build_scorer,
+    register,
+    registered_types,
+)
+
+__all__ = [
+    "JUDGED_TYPES",
+    "JudgeRuntime",
+    "PairScorer",
+    "Score",
+    "ScoreSetup",
+    "Scorer",
+    "build_scorer",
+    "judges",
+    "metrics",
+    "register",
+    "registered_types",
+]

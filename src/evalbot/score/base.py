@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from evalbot.config import MetricConfig, ModelConfig
 from evalbot.errors import ConfigError
+from evalbot.inputs.config import MetricConfig, ModelConfig
 from evalbot.records import Completion, Example, MetricKind
 
 if TYPE_CHECKING:
+    from evalbot.inputs.tree import FileTree
     from evalbot.run.runner import ModelRunner
-    from evalbot.tree import FileTree
 
 __all__ = [
     "JUDGED_TYPES",
@@ -114,19 +114,12 @@ def register(*types: str) -> Callable[[Factory], Factory]:
 
 
 def registered_types() -> list[str]:
-    _load_builtin_modules()
+    # Filled by importing ``evalbot.score``, which every import of this module does first.
     return sorted(_REGISTRY)
-
-
-def _load_builtin_modules() -> None:
-    # Imported for their @register side effects; lazily, so `validate` stays fast.
-    import evalbot.score.judges
-    import evalbot.score.metrics  # noqa: F401
 
 
 def build_scorer(metric: MetricConfig, setup: ScoreSetup, *, where: str) -> Scorer | PairScorer:
     """Build the scorer for one metric config; ``where`` names the config file for errors."""
-    _load_builtin_modules()
     factory = _REGISTRY.get(metric.type)
     if factory is None:
         raise ConfigError(

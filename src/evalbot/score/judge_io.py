@@ -1,9 +1,10 @@
 """What every LLM judge shares: versioned prompt files, fencing of untrusted text, and one call
 path with JSON-reply validation and a bounded repair loop.
 
-* Prompts live in ``evalbot/prompts/*.md``. Each starts with a ``version:`` line that is rendered
-  into the system message, so a prompt change changes every judge request and therefore every
-  cache key: a cached verdict can never outlive the prompt that produced it.
+* Prompts live in the top-level ``prompts/*.md`` (installed as ``evalbot.prompts``). Each starts
+  with a ``version:`` line that is rendered into the system message, so a prompt change changes
+  every judge request and therefore every cache key: a cached verdict can never outlive the
+  prompt that produced it.
 * Untrusted text (the example's input, the outputs under test, contexts, rubrics) is wrapped in a
   tag whose name carries a nonce derived from the text itself. A closing tag forged inside the
   text cannot match, and the nonce is deterministic, so the rendered prompt (and its cache key)
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from evalbot.config import MetricConfig, ModelConfig, load_model_config
+from evalbot.inputs.config import MetricConfig, ModelConfig, load_model_config
 from evalbot.records import Completion, Example, Message
 
 if TYPE_CHECKING:
@@ -93,8 +94,8 @@ class JudgePrompt:
 
 @functools.cache
 def load_prompt(name: str) -> JudgePrompt:
-    """Load ``evalbot/prompts/<name>.md`` (``version:`` line, then ``## system`` / ``## user``)."""
-    text = (resources.files("evalbot") / "prompts" / f"{name}.md").read_text(encoding="utf-8")
+    """Load ``prompts/<name>.md`` (``version:`` line, then ``## system`` / ``## user``)."""
+    text = (resources.files("evalbot.prompts") / f"{name}.md").read_text(encoding="utf-8")
     first, _, rest = text.partition("\n")
     if not first.startswith("version:"):
         raise RuntimeError(f"prompt {name}.md must start with a 'version:' line")
@@ -110,7 +111,7 @@ def load_prompt(name: str) -> JudgePrompt:
 
 @functools.cache
 def _data_rule() -> str:
-    text = (resources.files("evalbot") / "prompts" / "data_rule.md").read_text(encoding="utf-8")
+    text = (resources.files("evalbot.prompts") / "data_rule.md").read_text(encoding="utf-8")
     first, _, rest = text.partition("\n")
     return f"({first.removeprefix('version:').strip()}) {rest.strip()}"
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evalbot.config import MetricConfig
 from evalbot.errors import ConfigError
+from evalbot.inputs.config import MetricConfig
 from evalbot.score.base import PairScorer, Scorer, ScoreSetup, register
 from evalbot.score.judge_io import NoJudgeError
 from evalbot.score.pairwise import PairwiseScorer, build_pairwise, pairwise_diagnostics
@@ -27,7 +27,7 @@ from evalbot.score.rag import (
 from evalbot.score.rubric import RubricScorer, build_rubric
 
 if TYPE_CHECKING:
-    from evalbot.tree import FileTree
+    from evalbot.inputs.tree import FileTree
 
 __all__ = [
     "AnswerRelevanceScorer",

@@ -2,8 +2,8 @@
 
 Pass/fail metrics are ``BINARY`` (1.0 pass, 0.0 fail). An errored output scores ``None`` for
 every metric except the built-ins ``error`` and ``latency_ms``, so an error is never counted as a
-pass or a failure. Option values may hold ``{{placeholders}}`` (see ``evalbot.render``), filled
-per example; ``check(example)`` renders them without scoring, for ``evalbot validate``.
+pass or a failure. Option values may hold ``{{placeholders}}`` (see ``evalbot.inputs.render``),
+filled per example; ``check(example)`` renders them without scoring, for ``evalbot validate``.
 
 Factories raise ``ValueError`` for bad options; ``build_scorer`` turns that into a ``ConfigError``
 naming the config file.
@@ -24,11 +24,11 @@ import referencing.exceptions
 import regex
 from jsonschema.validators import validator_for
 
-from evalbot.config import MetricConfig
 from evalbot.errors import InputError
+from evalbot.inputs.config import MetricConfig
+from evalbot.inputs.render import parse_template, render_string, resolve_value, to_text
 from evalbot.parsing import ParseProblem, check_size, load_json, load_yaml
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.render import parse_template, render_string, resolve_value, to_text
 from evalbot.score.base import Score, Scorer, ScoreSetup, register
 from evalbot.score.builtins import (
     CostUsd,

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from evalbot.config import MetricConfig
+from evalbot.inputs.config import MetricConfig
 from evalbot.records import Completion, Example, MetricKind
 from evalbot.score.base import Score, ScoreSetup
 from evalbot.score.judge_io import (

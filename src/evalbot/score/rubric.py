@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalbot.config import MetricConfig, sha256_text
 from evalbot.fsio import ensure_dir, write_atomic
+from evalbot.inputs.config import MetricConfig, sha256_text
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind, TokenLogprob
 from evalbot.score.base import Score, ScoreSetup

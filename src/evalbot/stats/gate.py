@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-from evalbot.config import Threshold
+from evalbot.inputs.config import Threshold
 from evalbot.records import AbsoluteCheck, GateStatus, MetricComparison, MetricKind, Verdict
 
 __all__ = [

@@ -13,17 +13,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from evalbot import __version__
-from evalbot.config import (
+from evalbot.errors import EvalbotError, UserError
+from evalbot.inputs.config import (
     EvalbotConfig,
     ModelConfig,
     load_config,
     load_model_config,
     sha256_text,
 )
-from evalbot.detect import select_suites
-from evalbot.errors import EvalbotError, UserError
-from evalbot.git import Git
+from evalbot.inputs.detect import select_suites
+from evalbot.inputs.git import Git
+from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
+from evalbot.pipeline.suite import (
+    PreparedSuite,
+    finish_suite,
+    generate_suite,
+    prepare_suite,
+    sum_usage,
+)
 from evalbot.records import (
     GateStatus,
     RunResult,
@@ -36,8 +44,6 @@ from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
 from evalbot.safe_paths import safe_output_dir
 from evalbot.scrub import Scrubber
-from evalbot.suite import PreparedSuite, finish_suite, generate_suite, prepare_suite, sum_usage
-from evalbot.tree import FileTree, GitTree, WorkTree
 from evalbot.trust import code_environment
 
 __all__ = ["run_diff", "verdict_of"]

@@ -7,9 +7,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evalbot.config import EvalbotConfig, SuiteConfig
 from evalbot.errors import ConfigError
-from evalbot.git import Change
+from evalbot.inputs.config import EvalbotConfig, SuiteConfig
+from evalbot.inputs.git import Change
 from evalbot.score.base import JUDGED_TYPES
 
 __all__ = ["DETECTION_BUDGET_S", "SuiteSelection", "glob_match", "select_suites"]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalbot.config import GateConfig, Threshold
 from evalbot.errors import InputError
+from evalbot.inputs.config import GateConfig, Threshold
 from evalbot.records import (
     AbsoluteCheck,
     GateStatus,

@@ -10,7 +10,7 @@ in mid-2025 (PRICES_AS_OF); they bound spend, they are not an invoice.
 
 from __future__ import annotations
 
-from evalbot.config import Price
+from evalbot.inputs.config import Price
 
 __all__ = ["PRICES_AS_OF", "UNKNOWN_MODEL_PRICE", "cap_price", "table_price"]
 

@@ -36,10 +36,9 @@ from evalbot.errors import (
     UserError,
     exit_code_for_verdict,
 )
-from evalbot.github_client import GithubFactory, GitHubPublisher, make_github
-from evalbot.github_env import EventContext, WorkflowCommands, idle_reason, load_event
-from evalbot.options import DiffOptions
-from evalbot.publish import (
+from evalbot.github.client import GithubFactory, GitHubPublisher, make_github
+from evalbot.github.event import EventContext, WorkflowCommands, idle_reason, load_event
+from evalbot.github.publish import (
     PublishTarget,
     Reporter,
     annotate_error,
@@ -49,15 +48,17 @@ from evalbot.publish import (
     publish_result,
     run_publish,
 )
+from evalbot.github.settings import ActionSettings, secret_values
+from evalbot.options import DiffOptions
 from evalbot.records import RunResult, SuiteResult
 from evalbot.scrub import Scrubber, ScrubbingReporter, ScrubbingStream, internal_error_line
-from evalbot.settings import ActionSettings, secret_values
 from evalbot.trust import check_cache_dir
 
 __all__ = ["DiffFn", "main", "plan_revisions", "run"]
 
 DiffFn = Callable[..., RunResult]
-"""``evalbot.pipeline.run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult``."""
+"""``evalbot.pipeline.diff.run_diff(options: DiffOptions, *, env: Mapping[str, str])``
+-> ``RunResult``."""
 
 FORK_REASON = (
     "this pull request comes from a fork, and GitHub gives workflows triggered by forks no "
@@ -384,7 +385,8 @@ def main(
     retry_sleep: Callable[[float], None] | None = None,
 ) -> int:
     """The container entrypoint (``evalbot action``). Secrets are masked before anything else is
-    printed. On ``workflow_run`` it publishes saved results instead (see ``evalbot.publish``).
+    printed. On ``workflow_run`` it publishes saved results instead (see
+    ``evalbot.github.publish``).
     ``retry_sleep`` waits between retries of GitHub writes (default ``time.sleep``)."""
     stream = stdout or sys.stdout
     commands = WorkflowCommands(stream)
@@ -416,7 +418,7 @@ def main(
             retry_sleep=retry_sleep,
         )
     if diff is None:
-        from evalbot.pipeline import run_diff
+        from evalbot.pipeline.diff import run_diff
 
         diff = run_diff
     publisher = make_publisher(

@@ -16,9 +16,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalbot.errors import ConfigError
-from evalbot.model_params import ParamError, check_params
+from evalbot.inputs.model_params import ParamError, check_params
+from evalbot.inputs.tree import FileTree
 from evalbot.parsing import ParseProblem, check_size, load_yaml
-from evalbot.tree import FileTree
 
 __all__ = [
     "BUILTIN_METRICS",

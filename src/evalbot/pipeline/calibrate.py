@@ -24,12 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from evalbot import __version__
-from evalbot.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
-from evalbot.config import MetricConfig, SuiteConfig, load_config, load_model_config, sha256_text
 from evalbot.errors import ConfigError, InputError, UserError
 from evalbot.fsio import write_atomic
+from evalbot.inputs.config import (
+    MetricConfig,
+    SuiteConfig,
+    load_config,
+    load_model_config,
+    sha256_text,
+)
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example
+from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
 
 __all__ = [
     "ALPHA_RELIABLE",
@@ -90,7 +96,7 @@ def load_labels(path: Path, *, metric: str | None = None) -> list[LabelledOutput
 
     Rows naming another ``metric`` are skipped; rows without one apply to any metric.
     """
-    from evalbot.golden import derive_id
+    from evalbot.inputs.golden import derive_id
 
     label = str(path)
     try:
@@ -192,10 +198,10 @@ async def _judge_all(scorer: Any, rows: list[LabelledOutput]) -> list[Any]:
 
 def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[str, Any]:
     """Run the judge metric on the labels and return the calibration record."""
+    from evalbot.inputs.tree import WorkTree
     from evalbot.run.cache import ResponseCache
     from evalbot.run.runner import ModelRunner
-    from evalbot.score.base import JudgeRuntime, ScoreSetup, build_scorer
-    from evalbot.tree import WorkTree
+    from evalbot.score import JudgeRuntime, ScoreSetup, build_scorer
 
     tree = WorkTree(options.repo_root)
     config = load_config(tree, options.config_path)

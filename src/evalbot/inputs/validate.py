@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalbot.config import (
+from evalbot.errors import EXIT_OK, EXIT_USAGE, ConfigError, InputError, UserError
+from evalbot.inputs.config import (
     BUILTIN_METRICS,
     EvalbotConfig,
     MetricConfig,
@@ -19,13 +20,12 @@ from evalbot.config import (
     load_config,
     load_model_config,
 )
-from evalbot.errors import EXIT_OK, EXIT_USAGE, ConfigError, InputError, UserError
-from evalbot.golden import GoldenSet, load_golden
+from evalbot.inputs.golden import GoldenSet, load_golden
+from evalbot.inputs.render import PromptTemplate, load_prompt
+from evalbot.inputs.tree import FileTree
 from evalbot.records import Example
-from evalbot.render import PromptTemplate, load_prompt
-from evalbot.score.base import ScoreSetup, build_scorer, registered_types
+from evalbot.score import ScoreSetup, build_scorer, registered_types
 from evalbot.score.metrics import DETERMINISTIC_TYPES
-from evalbot.tree import FileTree
 
 __all__ = ["SuiteReport", "ValidationReport", "format_report", "validate"]
 

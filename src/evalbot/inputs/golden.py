@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalbot.errors import InputError
+from evalbot.inputs.tree import FileTree
 from evalbot.parsing import ParseProblem, check_size, compose_yaml, load_json
 from evalbot.records import Example
-from evalbot.tree import FileTree
 
 __all__ = ["RESERVED_KEYS", "SUPPORTED_EXTENSIONS", "GoldenSet", "derive_id", "load_golden"]
 

@@ -8,11 +8,15 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalbot.analyze import analyze_suite, errored_out
-from evalbot.config import EvalbotConfig, SuiteConfig, load_model_config, sha256_text
-from evalbot.detect import SuiteSelection
 from evalbot.errors import UserError
-from evalbot.evaluate import (
+from evalbot.inputs.config import EvalbotConfig, SuiteConfig, load_model_config, sha256_text
+from evalbot.inputs.detect import SuiteSelection
+from evalbot.inputs.golden import load_golden
+from evalbot.inputs.tree import FileTree
+from evalbot.options import DiffOptions
+from evalbot.parsing import ParseProblem, load_json
+from evalbot.pipeline.analyze import analyze_suite, errored_out
+from evalbot.pipeline.evaluate import (
     SidePlan,
     generate,
     metric_info,
@@ -22,9 +26,6 @@ from evalbot.evaluate import (
     usage_delta,
     with_error_rate,
 )
-from evalbot.golden import load_golden
-from evalbot.options import DiffOptions
-from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Example, MetricKind, SideRun, SuiteResult, SuiteStatus, Usage
 from evalbot.run.runner import ModelRunner
 from evalbot.score.base import (
@@ -36,7 +37,6 @@ from evalbot.score.base import (
     build_scorer,
 )
 from evalbot.score.builtins import builtin_scorers
-from evalbot.tree import FileTree
 
 __all__ = [
     "PreparedSuite",
@@ -312,7 +312,7 @@ def _head_file_hashes(suite: SuiteConfig, tree: FileTree, golden_sha: str) -> di
 
 
 def _calibration_note(judge: JudgeRuntime, scorers: list) -> str | None:
-    from evalbot.calibrate import calibration_note
+    from evalbot.pipeline.calibrate import calibration_note
 
     rubric_shas = {s.name: s.rubric_sha256 for s in scorers if hasattr(s, "rubric_sha256")}
     metric = (judge.calibration or {}).get("metric")

@@ -32,9 +32,9 @@ from typing import Any, Literal
 import yaml
 
 from evalbot.errors import InputError
+from evalbot.inputs.tree import FileTree
 from evalbot.parsing import ParseProblem, check_size, compose_yaml, load_json
 from evalbot.records import Example, Message
-from evalbot.tree import FileTree
 
 __all__ = [
     "CHAT_EXTENSIONS",

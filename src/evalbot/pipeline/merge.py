@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalbot.analyze import analyze_suite
-from evalbot.config import GateConfig, Threshold
 from evalbot.errors import EvaluationError, UserError
-from evalbot.evaluate import served_by, usage_of
+from evalbot.inputs.config import GateConfig, Threshold
 from evalbot.options import DiffOptions
-from evalbot.pipeline import _finish, verdict_of
+from evalbot.pipeline.analyze import analyze_suite
+from evalbot.pipeline.diff import _finish, verdict_of
+from evalbot.pipeline.evaluate import served_by, usage_of
+from evalbot.pipeline.suite import sum_usage, with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus
-from evalbot.suite import sum_usage, with_pairwise_diagnostics
 
 __all__ = ["merge_results"]
 

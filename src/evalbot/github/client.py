@@ -3,7 +3,7 @@
 Every PyGithub or transport failure leaves this module as a ``PublishError``; a 401/403 (the
 read-only ``GITHUB_TOKEN`` of fork PRs, a missing ``permissions:`` entry) is a
 ``PermissionDenied`` so the caller can downgrade it to a warning. A 403 or 429 that is a rate
-limit is not a permission problem: it is retried (``evalbot.github_retry``) and, past the budget,
+limit is not a permission problem: it is retried (``evalbot.github.retry``) and, past the budget,
 a ``PublishError``.
 
 Each write is retried as one unit that first looks for what a previous attempt may have created
@@ -27,7 +27,7 @@ from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest
 
 from evalbot.errors import PublishError
-from evalbot.github_retry import RetriesExhausted, RetryPolicy, classify
+from evalbot.github.retry import RetriesExhausted, RetryPolicy, classify
 
 __all__ = [
     "ANNOTATIONS_PER_REQUEST",
@@ -58,7 +58,7 @@ def make_github(token: str, api_url: str, *, throttle: bool = True, retry: bool 
     PyGithub's ``GithubRetry`` retries reads on 5xx and rate-limit 403s, sleeping until the
     reset (at most 5 minutes, then it fails). Writes are not retried at this level: a POST that
     timed out may have created the comment or check run, so ``GitHubPublisher`` retries each
-    write as look-up-then-write instead (``evalbot.github_retry``).
+    write as look-up-then-write instead (``evalbot.github.retry``).
     """
     policy = GithubRetry(
         total=4,

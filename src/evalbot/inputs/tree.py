@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from evalbot.errors import InputError
-from evalbot.git import Git
+from evalbot.inputs.git import Git
 
 __all__ = ["MAX_FILE_BYTES", "FileTree", "GitTree", "WorkTree"]
 

@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evalbot.config import ModelConfig, SuiteConfig, load_model_config
 from evalbot.errors import CacheMissError
+from evalbot.inputs.config import ModelConfig, SuiteConfig, load_model_config
+from evalbot.inputs.render import load_prompt
+from evalbot.inputs.tree import FileTree
 from evalbot.records import Completion, Example, Message, MetricInfo, SideRun, Usage
-from evalbot.render import load_prompt
 from evalbot.run.runner import ModelRunner, build_request
 from evalbot.score.base import PairScorer, Scorer
-from evalbot.tree import FileTree
 
 __all__ = [
     "SidePlan",

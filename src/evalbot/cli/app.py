@@ -153,21 +153,21 @@ def _report(result, args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from evalbot.pipeline import run_diff
+    from evalbot.pipeline.diff import run_diff
 
     options = _options(args, base=args.base, head=args.head)
     return _report(run_diff(options, env=os.environ), args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from evalbot.pipeline import run_diff
+    from evalbot.pipeline.diff import run_diff
 
     options = _options(args, base=None, head=args.rev)
     return _report(run_diff(options, env=os.environ), args)
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from evalbot.merge import merge_results
+    from evalbot.pipeline.merge import merge_results
 
     options = DiffOptions(
         repo_root=Path(".").resolve(),
@@ -180,8 +180,8 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from evalbot.tree import WorkTree
-    from evalbot.validate import format_report, validate
+    from evalbot.inputs.tree import WorkTree
+    from evalbot.inputs.validate import format_report, validate
 
     report = validate(WorkTree(_repo(args.repo)), args.config)
     print(format_report(report))
@@ -189,13 +189,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from evalbot.publish import publish_command
+    from evalbot.github.publish import publish_command
 
     return publish_command(args.results, env=os.environ)
 
 
 def _cmd_action(args: argparse.Namespace) -> int:
-    from evalbot.action import main as action_main
+    from evalbot.github.action import main as action_main
 
     # The container's entrypoint holds every secret of the step and may start the PR's code.
     forbid_inspection()
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     power.add_arguments(power_parser)
     power_parser.set_defaults(handler=power.run)
 
-    from evalbot import calibrate
+    from evalbot.pipeline import calibrate
 
     calibrate_parser = sub.add_parser("calibrate", help="agreement of a judge with human labels")
     calibrate.add_arguments(calibrate_parser)

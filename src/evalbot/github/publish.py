@@ -28,8 +28,8 @@ from evalbot.errors import (
     exit_code_for,
     exit_code_for_verdict,
 )
-from evalbot.github_client import GithubFactory, GitHubPublisher, PermissionDenied, make_github
-from evalbot.github_env import (
+from evalbot.github.client import GithubFactory, GitHubPublisher, PermissionDenied, make_github
+from evalbot.github.event import (
     PR_EVENTS,
     EventContext,
     WorkflowCommands,
@@ -37,9 +37,9 @@ from evalbot.github_env import (
     load_event,
     write_outputs,
 )
-from evalbot.github_retry import RetryPolicy
+from evalbot.github.retry import RetryPolicy
+from evalbot.github.settings import ActionSettings, secret_values
 from evalbot.records import GateStatus, RunResult, SuiteStatus, Verdict
-from evalbot.settings import ActionSettings, secret_values
 
 __all__ = [
     "CHECK_CONCLUSIONS",

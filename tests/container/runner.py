@@ -9,6 +9,7 @@ Shared by tests/container and benchmarks/container_noop.py.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -24,7 +25,8 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.gitrepo import Repo
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE = "evalbot-test:local"
+# Checkouts that share an engine can build under their own tag.
+IMAGE = os.environ.get("EVALBOT_TEST_IMAGE", "evalbot-test:local")
 RUNNER_UID = 1001
 
 CONFIG = """\
@@ -128,8 +130,10 @@ def run_action(
     head: str,
     github: FakeGitHub,
     llm: FakeOpenAI,
+    entrypoint: tuple[str, ...] = (),
 ) -> ContainerRun:
-    """One `pull_request` job step running the action's container, as the runner starts it."""
+    """One `pull_request` job step running the action's container, as the runner starts it.
+    ``entrypoint`` replaces the image's (its first word with --entrypoint, the rest as args)."""
     for name in ("home", "workflow", "file_commands"):
         dirs[name].mkdir(exist_ok=True)
     event = {
@@ -176,8 +180,10 @@ def run_action(
         args += ["-v", f"{dirs[name]}:{target}"]
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]
+    if entrypoint:
+        args += ["--entrypoint", entrypoint[0]]
     start = time.perf_counter()
-    proc = docker(*args, image, timeout=600, check=False)
+    proc = docker(*args, image, *entrypoint[1:], timeout=600, check=False)
     wall = time.perf_counter() - start
     return ContainerRun(proc.returncode, proc.stdout + proc.stderr, wall)
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Build a stand-in for the Dockerfile's base image from Debian packages, for machines that can
-# reach Debian's archive but not a container registry. It is tagged with the base image's name,
-# so `docker build` of the real Dockerfile uses it instead of pulling.
+# reach Debian's archive but not a container registry. It is tagged with the base image's name
+# and tag; build the real Dockerfile on it with
+#   docker build --network host --build-arg BASE_IMAGE=python:3.11.13-slim-bookworm .
 #
-#   sudo scripts/standin_base_image.sh                 # tag taken from the Dockerfile's FROM
+#   sudo scripts/standin_base_image.sh         # name:tag from the Dockerfile's ARG BASE_IMAGE
 #   sudo scripts/standin_base_image.sh python:3.11-slim-bookworm
 #
 # Needs: debootstrap, a running Docker engine. The stand-in has what the official slim image
-# offers the Dockerfile: python3.11 with pip on PATH as python/pip, and apt.
+# offers the Dockerfile: python3.11 with pip on PATH as python/pip, apt, and Debian slim's
+# dpkg/apt settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -72,14 +72,30 @@ def test_action_yml_matches_the_contract():
     assert all(not i.get("required", False) for i in meta["inputs"].values())
 
 
-def test_dockerfile_is_the_plain_runtime():
+def _dockerfile_lines() -> list[str]:
+    """Instructions with their continuation lines joined, comments dropped."""
     text = (ROOT / "Dockerfile").read_text()
-    instructions = [line.split()[0] for line in text.splitlines() if line and not line[0].isspace()]
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return [line for line in text.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def test_dockerfile_is_the_plain_runtime():
+    lines = _dockerfile_lines()
+    instructions = [line.split()[0] for line in lines]
     assert "USER" not in instructions and "WORKDIR" not in instructions
-    assert re.search(r"^FROM python:3\.11\.\d+-slim-\w+$", text, re.M)  # pinned patch release
-    assert "git config --system --add safe.directory '*'" in text
-    assert re.search(r"pip install --no-cache-dir -c \S*requirements\.lock", text)
-    assert text.rstrip().endswith('ENTRYPOINT ["evalbot", "action"]')
+    # The base is a build argument, pinned by default: a patch release and its index digest.
+    [arg] = [line for line in lines if line.startswith("ARG BASE_IMAGE=")]
+    assert re.fullmatch(r"ARG BASE_IMAGE=python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", arg)
+    froms = [i for i, line in enumerate(lines) if line.startswith("FROM ")]
+    assert len(froms) == 2 and all(lines[i].split()[1] == "${BASE_IMAGE}" for i in froms)
+    build, runtime = "\n".join(lines[: froms[1]]), "\n".join(lines[froms[1] :])
+    assert re.search(r"pip .*install --no-cache-dir .*-c \S*requirements\.lock", build)
+    # The runtime stage only gets git and the build stage's virtualenv: no compiler, no pip run.
+    assert "git config --system --add safe.directory '*'" in runtime
+    assert "--no-install-recommends git" in runtime
+    assert "pip " not in runtime and not re.search(r"\b(gcc|build-essential|binutils)\b", runtime)
+    assert "COPY --from=build /opt/evalbot /opt/evalbot" in runtime
+    assert lines[-1] == 'ENTRYPOINT ["/opt/evalbot/bin/evalbot", "action"]'  # exec form
 
 
 def test_dockerignore_sends_only_the_package():
@@ -89,10 +105,38 @@ def test_dockerignore_sends_only_the_package():
         if line.startswith("!")
     ]
     assert kept == ["pyproject.toml", "README.md", "requirements.lock", "src/", "prompts/"]
-    copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M)
+    copied = [line.split()[1:-1] for line in _dockerfile_lines() if line.startswith("COPY ")]
     for sources in copied:
-        for source in sources.split():
+        if sources[0].startswith("--from="):
+            continue  # from the build stage, not from the context
+        for source in sources:
             assert source.rstrip("/") in {k.rstrip("/") for k in kept}
+
+
+def test_release_workflow_pins_action_yml_to_the_pushed_digest():
+    flow = yaml.safe_load((ROOT / ".github/workflows/release.yml").read_text())
+    assert flow[True]["push"] == {"tags": ["v*.*.*"]}  # YAML 1.1 reads `on:` as True
+    assert flow["permissions"] == {}
+    image, action = flow["jobs"]["image"], flow["jobs"]["action"]
+    assert image["permissions"] == {
+        "contents": "read",
+        "packages": "write",
+        "id-token": "write",
+        "attestations": "write",
+    }
+    build = next(s for s in image["steps"] if s.get("id") == "build")["with"]
+    assert build["platforms"] == "linux/amd64,linux/arm64"
+    assert (build["provenance"], build["sbom"], build["push"]) == ("mode=max", True, True)
+    attest = next(s for s in image["steps"] if "attest-build-provenance" in s.get("uses", ""))
+    assert attest["with"]["subject-digest"] == "${{ steps.build.outputs.digest }}"
+    for job in (image, action):
+        for step in job["steps"]:
+            if "uses" in step:  # third-party code runs with these tokens: pinned by commit
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+    # The release commit rewrites exactly this line of action.yml; main must keep it.
+    script = "\n".join(s.get("run", "") for s in action["steps"])
+    assert "grep -qx '  image: Dockerfile' action.yml" in script
+    assert "  image: Dockerfile" in (ROOT / "action.yml").read_text().splitlines()
 
 
 def test_lock_pins_every_runtime_dependency_within_its_range():

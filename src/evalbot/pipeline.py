@@ -36,6 +36,7 @@ from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
 from evalbot.safe_paths import safe_output_dir
 from evalbot.scrub import Scrubber
+from evalbot.strictest import hold_to_base
 from evalbot.suite import PreparedSuite, finish_suite, generate_suite, prepare_suite, sum_usage
 from evalbot.tree import FileTree, GitTree, WorkTree
 from evalbot.trust import code_environment
@@ -174,6 +175,20 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
         requested=options.suites,
         run_all=options.run_all or options.base is None,
     )
+    if options.policy.hold_to_base and base_tree is not None:
+        held = hold_to_base(
+            config,
+            base_config,
+            selections,
+            base_tree=base_tree,
+            head_tree=head_tree,
+            changes=changes,
+            config_path=options.config_path,
+            requested=options.suites,
+            run_all=options.run_all,
+        )
+        config, selections = held.config, held.selections
+        notes.extend(held.notes)
     if options.base is None:
         notes.append("Single-side run: absolute thresholds only.")
     result = RunResult(

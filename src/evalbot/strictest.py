@@ -170,6 +170,22 @@ def _renamed_from(path: str, changes: Sequence[Change]) -> str:
     return path
 
 
+def _dropped_suite_with_prompt(
+    head: EvalbotConfig, base: EvalbotConfig | None, prompt: str, taken: set[str]
+) -> SuiteConfig | None:
+    """The base suite, gone from the head's config, that used this prompt (a renamed suite)."""
+    if base is None:
+        return None
+    return next(
+        (
+            s
+            for s in base.suites
+            if s.prompt == prompt and head.suite(s.name) is None and s.name not in taken
+        ),
+        None,
+    )
+
+
 def hold_to_base(
     head: EvalbotConfig,
     base: EvalbotConfig | None,
@@ -189,6 +205,7 @@ def hold_to_base(
         gate, gate_notes = stricter_gate(base.gate, head.gate)
         notes.extend(gate_notes)
     held: list[SuiteSelection] = []
+    taken: set[str] = set()  # base suites dropped from the config, matched to a renamed one
     for selection in selections:
         suite, base_suite = selection.suite, selection.base_suite
         if base_suite is not None:
@@ -201,13 +218,26 @@ def hold_to_base(
             continue
         prompt = _renamed_from(suite.prompt, changes)
         model = _renamed_from(suite.model, changes)
+        reasons = [
+            "suite not in the base config" if r == "new suite" else r for r in selection.reasons
+        ]
+        renamed = _dropped_suite_with_prompt(head, base, prompt, taken)
+        if renamed is not None:
+            # The same suite under a new name: held to its base definition like any other.
+            taken.add(renamed.name)
+            governing, suite_notes = stricter_suite(suite, renamed)
+            held.append(SuiteSelection(suite=governing, base_suite=renamed, reasons=reasons))
+            if selection.selected:
+                notes.append(
+                    f"Suite {suite.name} is suite {renamed.name} of the base config renamed "
+                    f"(same prompt {prompt}): compared against its base definition."
+                )
+                notes.extend(suite_notes)
+            continue
         if base_tree.exists(prompt) and base_tree.exists(model):
-            # A suite renamed in evalbot.yml (or whose files were renamed) is not new: its
-            # head definition is compared against the base's versions of its prompt and model.
+            # A suite whose prompt and model existed at the base is not new: its head
+            # definition is compared against the base's versions of those files.
             stand_in = suite.model_copy(update={"prompt": prompt, "model": model})
-            reasons = [
-                "suite not in the base config" if r == "new suite" else r for r in selection.reasons
-            ]
             held.append(SuiteSelection(suite=suite, base_suite=stand_in, reasons=reasons))
             if selection.selected:
                 notes.append(
@@ -217,7 +247,8 @@ def hold_to_base(
             continue
         held.append(selection)
     if base is not None and not requested:
-        held.extend(_removed(head, base, changes, head_tree, config_path, run_all, notes))
+        removed = _removed(head, base, changes, head_tree, config_path, run_all, notes, taken)
+        held.extend(removed)
     return Held(config=head.model_copy(update={"gate": gate}), selections=held, notes=notes)
 
 
@@ -229,13 +260,16 @@ def _removed(
     config_path: str,
     run_all: bool,
     notes: list[str],
+    taken: set[str],
 ) -> list[SuiteSelection]:
     """Base suites with blocking thresholds that the head's config dropped: still evaluated with
     their base definition against the head's files, unless their prompt is gone too."""
     gone = [
         s
         for s in base.suites
-        if head.suite(s.name) is None and any(t.blocking for t in s.thresholds.values())
+        if head.suite(s.name) is None
+        and s.name not in taken
+        and any(t.blocking for t in s.thresholds.values())
     ]
     kept: list[SuiteSelection] = []
     for suite in gone:

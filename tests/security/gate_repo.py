@@ -56,12 +56,19 @@ def suite(**fields: Any) -> dict[str, Any]:
     }
 
 
+class _Plain(yaml.SafeDumper):
+    """Writes shared dicts out in full: evalbot refuses YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def config(*suites: dict[str, Any], gate: dict[str, Any] | None = None) -> str:
     data: dict[str, Any] = {"version": 1}
     if gate:
         data["gate"] = gate
     data["suites"] = list(suites) or [suite()]
-    return yaml.safe_dump(data, sort_keys=False)
+    return yaml.dump(data, Dumper=_Plain, sort_keys=False)
 
 
 def golden(var: str = "n") -> str:
@@ -92,11 +99,11 @@ __all__ = [
     "CHATTY",
     "CORRECT",
     "FLAKY",
-    "N",
     "PROMPT",
     "REWORDED",
     "SLIP",
     "VAGUE",
+    "N",
     "config",
     "gate_repo",
     "golden",

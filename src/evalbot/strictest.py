@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from evalbot.config import EvalbotConfig, GateConfig, SuiteConfig, Threshold
 from evalbot.detect import SuiteSelection, select_suites
+from evalbot.errors import ConfigError
 from evalbot.git import Change
 from evalbot.tree import FileTree
 
@@ -273,7 +274,16 @@ def _removed(
     ]
     kept: list[SuiteSelection] = []
     for suite in gone:
-        if not head_tree.exists(suite.prompt):
+        # Where the head keeps its files: git may have seen them renamed.
+        moved = {p: _renamed_to(p, changes) for p in (suite.prompt, suite.model, suite.dataset)}
+        on_head = suite.model_copy(
+            update={
+                "prompt": moved[suite.prompt],
+                "model": moved[suite.model],
+                "dataset": moved[suite.dataset],
+            }
+        )
+        if not head_tree.exists(on_head.prompt):
             notes.append(f"Suite {suite.name} removed by this PR (its prompt {suite.prompt} too).")
             continue
         removed_only = base.model_copy(update={"suites": [suite]})
@@ -284,13 +294,30 @@ def _removed(
         if not reasons:
             notes.append(f"Suite {suite.name} removed by this PR (none of its files changed).")
             continue
+        missing = [p for p in (on_head.model, on_head.dataset) if not head_tree.exists(p)]
+        if missing:
+            raise ConfigError(
+                f"suite {suite.name} is removed by this PR, whose head still has its prompt "
+                f"{on_head.prompt} but not {' or '.join(missing)}: it cannot be evaluated",
+                file=config_path,
+                hint="remove the suite from the config in its own PR first and delete its files "
+                "after, or delete its prompt too if nothing uses it",
+            )
         notes.append(
             f"Suite {suite.name} removed by this PR: evaluated with its base definition against "
             "the head's files until it is merged."
         )
         kept.append(
             SuiteSelection(
-                suite=suite, base_suite=suite, reasons=["suite removed by this PR", *reasons]
+                suite=on_head, base_suite=suite, reasons=["suite removed by this PR", *reasons]
             )
         )
     return kept
+
+
+def _renamed_to(path: str, changes: Sequence[Change]) -> str:
+    """The path a base file has on head, when git saw it renamed."""
+    for change in changes:
+        if change.status.startswith("R") and change.old_path == path:
+            return change.path
+    return path

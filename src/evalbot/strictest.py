@@ -150,7 +150,11 @@ def stricter_suite(head: SuiteConfig, base: SuiteConfig) -> tuple[SuiteConfig, l
             f"This PR removes the blocking metric {metric.name}: its base definition is still "
             "computed until it is merged."
         )
-    update = {"thresholds": thresholds, "metrics": [*head.metrics, *kept]}
+    # Fewer samples per example is less power to see a regression (inconclusive only warns).
+    samples = max(base.samples, head.samples)
+    if head.samples < base.samples:
+        notes.append(_loosens("samples", base.samples, head.samples))
+    update = {"thresholds": thresholds, "metrics": [*head.metrics, *kept], "samples": samples}
     return head.model_copy(update=update), [f"{head.name}: {n}" for n in notes]
 
 

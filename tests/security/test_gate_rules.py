@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evalbot.config import GateConfig, Threshold
-from evalbot.strictest import stricter_gate, stricter_thresholds
+from evalbot.config import GateConfig, SuiteConfig, Threshold
+from evalbot.strictest import stricter_gate, stricter_suite, stricter_thresholds
 
 
 def _t(**fields) -> Threshold:
@@ -48,3 +48,15 @@ def test_gate_settings_are_the_stricter_and_alpha_waits_for_the_merge():
     tighter = GateConfig(alpha=0.05, on_inconclusive="fail", max_error_rate=0.01)
     gate, notes = stricter_gate(GateConfig(), tighter)
     assert (gate.on_inconclusive, gate.max_error_rate, notes) == ("fail", 0.01, [])
+
+
+def test_fewer_samples_waits_for_the_merge():
+    files = {"prompt": "p.md", "model": "m.yaml", "dataset": "g.jsonl"}
+    base = SuiteConfig(name="s", samples=5, **files)
+    held, notes = stricter_suite(SuiteConfig(name="s", samples=1, **files), base)
+    assert held.samples == 5
+    assert notes == [
+        "s: This PR loosens samples 5 → 1: the base's setting applies until it is merged."
+    ]
+    more, notes = stricter_suite(SuiteConfig(name="s", samples=8, **files), base)
+    assert (more.samples, notes) == (8, [])

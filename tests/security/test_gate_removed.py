@@ -7,16 +7,22 @@ from pathlib import Path
 
 from evalbot.records import SuiteStatus
 from tests.security.conftest import run_action
-from tests.security.gate_repo import CORRECT, PROMPT, VAGUE, config, gate_repo, suite
+from tests.security.gate_repo import CORRECT, PROMPT, VAGUE, config, gate_repo, golden, suite
 from tests.security.test_gate_renamed import LONG
 
 GATED = {"correct": {"max_drop": 0.02}}
-OTHER = suite(name="other", prompt="prompts/other.md", metrics=[CORRECT])
+OTHER = suite(
+    name="other", prompt="prompts/other.md", dataset="evals/other.jsonl", metrics=[CORRECT]
+)
+OTHER_FILES = {"prompts/other.md": "{{n}}\n", "evals/other.jsonl": golden()}
+"""A second suite with files of its own, so that the config keeps one suite."""
 
 
 def test_deleting_the_suite_while_regressing_its_prompt_still_fails(tmp_path: Path):
     base = config(suite(thresholds=GATED), OTHER)
-    with gate_repo(tmp_path, base, **{"prompts/other.md": "{{n}}\n"}) as attack:
+    with gate_repo(
+        tmp_path, base, **{"prompts/other.md": "{{n}}\n", "evals/other.jsonl": golden()}
+    ) as attack:
         ws = attack.push({"evalbot.yml": config(OTHER), "prompts/answers.md": VAGUE})
         out = run_action(attack.env(ws), ws, attack.github)
         assert out.code == 1, out.log
@@ -30,7 +36,9 @@ def test_deleting_the_suite_while_regressing_its_prompt_still_fails(tmp_path: Pa
 
 def test_deleting_the_suite_with_its_prompt_is_a_note(tmp_path: Path):
     base = config(suite(thresholds=GATED), OTHER)
-    with gate_repo(tmp_path, base, **{"prompts/other.md": "{{n}}\n"}) as attack:
+    with gate_repo(
+        tmp_path, base, **{"prompts/other.md": "{{n}}\n", "evals/other.jsonl": golden()}
+    ) as attack:
         ws = attack.push({"evalbot.yml": config(OTHER), "prompts/answers.md": None})
         out = run_action(attack.env(ws), ws, attack.github)
         assert out.code == 0, out.log
@@ -42,7 +50,11 @@ def test_deleting_the_suite_with_its_prompt_is_a_note(tmp_path: Path):
 
 
 def test_deleting_the_suite_and_moving_its_prompt_with_git_still_fails(tmp_path: Path):
-    base_files = {"prompts/answers.md": LONG + PROMPT, "prompts/other.md": "{{n}}\n"}
+    base_files = {
+        "prompts/answers.md": LONG + PROMPT,
+        "prompts/other.md": "{{n}}\n",
+        "evals/other.jsonl": golden(),
+    }
     with gate_repo(tmp_path, config(suite(thresholds=GATED), OTHER), **base_files) as attack:
         attack.repo.git("mv", "prompts/answers.md", "prompts/quiz.md")
         ws = attack.push(
@@ -58,7 +70,9 @@ def test_deleting_the_suite_and_moving_its_prompt_with_git_still_fails(tmp_path:
 
 def test_deleting_the_suite_and_its_golden_set_but_not_its_prompt_is_an_error(tmp_path: Path):
     base = config(suite(thresholds=GATED), OTHER)
-    with gate_repo(tmp_path, base, **{"prompts/other.md": "{{n}}\n"}) as attack:
+    with gate_repo(
+        tmp_path, base, **{"prompts/other.md": "{{n}}\n", "evals/other.jsonl": golden()}
+    ) as attack:
         ws = attack.push(
             {
                 "evalbot.yml": config(OTHER),

@@ -142,9 +142,9 @@ def prepare_suite(
                 ) from exc
             notes.append(f"Base side could not be prepared ({exc}); head evaluated alone.")
     if base_plan is None:
-        new = selection.base_suite is None and base_tree is not None
-        new = " (a new suite: its prompt did not exist on the base)" if new else ""
-        notes.append(f"No base side: absolute thresholds only{new}.")
+        new = options.policy.hold_to_base and selection.base_suite is None and base_tree
+        why = " (a new suite: its prompt did not exist on the base)" if new else ""
+        notes.append(f"No base side: absolute thresholds only{why}.")
 
     judge = _judge_runtime(config, selection, head_tree, runner)
     setup = ScoreSetup(tree=head_tree, judge=judge, cache_dir=options.cache_dir)

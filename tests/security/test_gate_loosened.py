@@ -6,7 +6,6 @@ The gate uses the stricter of base and head, and the comment says which setting 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -88,21 +87,15 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_loosening_the_config_in_the_regressing_pr_does_not_pass(tmp_path: Path, case: str):
     base_config, head_config, prompt, note = CASES[case]
+    # Under the base's own config this prompt fails the gate (exit 3 where it errors past
+    # max_error_rate): the loosened config must not make it any greener.
+    verdict, code = ("error", 3) if prompt == FLAKY else ("fail", 1)
     with gate_repo(tmp_path, base_config) as attack:
-        # What the base's own config says of this prompt: the gate must not be greener.
-        ws = attack.push({"prompts/answers.md": prompt})
-        honest = run_action(attack.env(ws), ws, attack.github)
-        assert honest.code in (1, 3), honest.log
-        attack.github.check_runs.clear()
-        # Send every request again: a cache holding only the base's answers would leave the
-        # head's failures in a row, which stops the run early for another reason.
-        shutil.rmtree(attack.tmp / "runner-temp")
-
-        ws = attack.push({"evalbot.yml": head_config})
+        ws = attack.push({"prompts/answers.md": prompt, "evalbot.yml": head_config})
         out = run_action(attack.env(ws), ws, attack.github)
-        assert out.code == honest.code, out.log
+        assert out.code == code, out.log
         assert out.check["conclusion"] == "failure"
-        assert out.outputs["verdict"] == honest.outputs["verdict"]
+        assert out.outputs["verdict"] == verdict
         [comment] = attack.github.comments_on("octo/app", 7)
         assert note in comment["body"].replace("\\_", "_")  # markdown escapes "_"
         assert any(note in line for line in out.result.notes)

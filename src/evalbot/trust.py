@@ -69,6 +69,11 @@ class TrustPolicy:
     """Signs cache entries and frozen judge steps; unsigned or forged ones are misses."""
     cache_scope: str | None = None
     """Replaces the endpoint URL in the cache key, to share answers between endpoints."""
+    hold_to_base: bool = False
+    """The PR's ``evalbot.yml`` may tighten the gate but not loosen it
+    (``evalbot.pipeline.strictest``): the stricter of base and head applies, renamed and removed
+    suites are still compared, and a base side that cannot be prepared is an error instead of a
+    head-only run."""
 
     @classmethod
     def local(cls) -> TrustPolicy:

@@ -205,6 +205,7 @@ class ActionSettings(BaseModel):
             require_key=True,
             cache_secret=self._cache_key(env),
             cache_scope=self.cache_scope,
+            hold_to_base=True,
         )
 
     def key_variables(self) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
+from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
     PreparedSuite,
     finish_suite,
@@ -180,6 +181,20 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
         requested=options.suites,
         run_all=options.run_all or options.base is None,
     )
+    if options.policy.hold_to_base and base_tree is not None:
+        held = hold_to_base(
+            config,
+            base_config,
+            selections,
+            base_tree=base_tree,
+            head_tree=head_tree,
+            changes=changes,
+            config_path=options.config_path,
+            requested=options.suites,
+            run_all=options.run_all,
+        )
+        config, selections = held.config, held.selections
+        notes.extend(held.notes)
     if options.base is None:
         notes.append("Single-side run: absolute thresholds only.")
     result = RunResult(

@@ -130,9 +130,21 @@ def prepare_suite(
         try:
             base_plan = plan_side("base", base_tree, selection.base_suite, examples)
         except UserError as exc:
+            if options.policy.hold_to_base:
+                # Head alone would judge the PR by absolute thresholds only: fail closed.
+                raise UserError(
+                    f"suite {suite.name}: the base side cannot be prepared with this PR's golden "
+                    f"set or definition ({exc.message})",
+                    file=exc.file,
+                    line=exc.line,
+                    hint="land the golden-set change in its own PR first, or keep the variable "
+                    "the base prompt uses",
+                ) from exc
             notes.append(f"Base side could not be prepared ({exc}); head evaluated alone.")
     if base_plan is None:
-        notes.append("No base side: absolute thresholds only.")
+        new = options.policy.hold_to_base and selection.base_suite is None and base_tree
+        why = " (a new suite: its prompt did not exist on the base)" if new else ""
+        notes.append(f"No base side: absolute thresholds only{why}.")
 
     judge = _judge_runtime(config, selection, head_tree, runner)
     setup = ScoreSetup(tree=head_tree, judge=judge, cache_dir=options.cache_dir)

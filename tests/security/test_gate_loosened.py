@@ -12,6 +12,7 @@ import pytest
 
 from tests.security.conftest import run_action
 from tests.security.gate_repo import (
+    CHATTY,
     CORRECT,
     FLAKY,
     REWORDED,
@@ -59,6 +60,18 @@ CASES = {
         config(suite(metrics=[{"name": "chatty", "type": "icontains", "value": "zzz"}])),
         VAGUE,
         "This PR removes the blocking metric correct",
+    ),
+    "redefines the blocking metric": (
+        config(suite(thresholds={"correct": {"max_drop": 0.02}})),
+        config(
+            suite(
+                metrics=[{"name": "correct", "type": "regex", "pattern": ".*"}, CHATTY],
+                thresholds={"correct": {"max_drop": 0.02}},
+            )
+        ),
+        VAGUE,
+        "This PR redefines the blocking metric correct: its base definition is also computed, "
+        "as correct.base, and gates until the change is merged.",
     ),
     "raises alpha": (
         config(suite(thresholds={"correct": {"max_drop": 0.03}}), gate={"on_inconclusive": "fail"}),

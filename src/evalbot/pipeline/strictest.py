@@ -137,7 +137,7 @@ def stricter_gate(base: GateConfig, head: GateConfig) -> tuple[GateConfig, list[
 
 def stricter_suite(head: SuiteConfig, base: SuiteConfig) -> tuple[SuiteConfig, list[str]]:
     """The head's definition with the stricter thresholds, plus the base's definition of every
-    blocking metric the head dropped (so it is still computed)."""
+    blocking metric the head dropped or redefined (so it is still computed and gates)."""
     thresholds, notes = stricter_thresholds(base.thresholds, head.thresholds)
     names = {m.name for m in head.metrics}
     kept = [
@@ -149,6 +149,27 @@ def stricter_suite(head: SuiteConfig, base: SuiteConfig) -> tuple[SuiteConfig, l
         notes.append(
             f"This PR removes the blocking metric {metric.name}: its base definition is still "
             "computed until it is merged."
+        )
+    # A blocking metric the PR redefines (say `contains` → a regex that matches anything) would
+    # score both sides blind: its base definition is computed beside it and gates as well.
+    head_by_name = {m.name: m for m in head.metrics}
+    taken = names | {m.name for m in kept}
+    for metric in base.metrics:
+        threshold = thresholds.get(metric.name)
+        redefined = head_by_name.get(metric.name)
+        if threshold is None or not threshold.blocking or redefined is None:
+            continue
+        if redefined.model_dump() == metric.model_dump():
+            continue
+        alias = f"{metric.name}.base"
+        while alias in taken:
+            alias += "_"
+        taken.add(alias)
+        kept.append(metric.model_copy(update={"name": alias}))
+        thresholds[alias] = threshold
+        notes.append(
+            f"This PR redefines the blocking metric {metric.name}: its base definition is also "
+            f"computed, as {alias}, and gates until the change is merged."
         )
     # Fewer samples per example is less power to see a regression (inconclusive only warns).
     samples = max(base.samples, head.samples)

@@ -50,15 +50,6 @@ BUILTIN_METRICS: dict[str, str] = {
     "error": "share of calls that errored (lower is better)",
 }
 
-PROPORTION_TYPES = frozenset(
-    {
-        "equals", "contains", "icontains", "not_contains", "regex", "json_valid", "json_schema",
-        "numeric_close", "pairwise", "faithfulness", "answer_relevance", "context_precision",
-        "context_recall",
-    }
-)  # fmt: skip
-"""Metric types whose values are fractions in [0, 1] (pass rates, win rates, RAG ratios)."""
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -232,7 +223,11 @@ class SuiteConfig(_Strict):
         unknown = sorted(set(self.thresholds) - known)
         if unknown:
             raise ValueError(f"thresholds name unknown metrics {unknown}; known: {sorted(known)}")
-        fractions = {m.name for m in self.metrics if m.type in PROPORTION_TYPES} | {"error"}
+        # Which types score fractions is declared by each metric's spec in the score registry,
+        # imported here, at validation time: the score stage itself imports this module.
+        from evalbot.score import proportion_types
+
+        fractions = {m.name for m in self.metrics if m.type in proportion_types()} | {"error"}
         for metric, threshold in self.thresholds.items():
             if metric in fractions:
                 _check_fraction_units(metric, threshold)

@@ -24,8 +24,7 @@ from evalbot.inputs.golden import GoldenSet, load_golden
 from evalbot.inputs.render import PromptTemplate, load_prompt
 from evalbot.inputs.tree import FileTree
 from evalbot.records import Example
-from evalbot.score import ScoreSetup, build_scorer, registered_types
-from evalbot.score.metrics import DETERMINISTIC_TYPES
+from evalbot.score import ScoreSetup, build_scorer, registered_types, spec_for
 
 __all__ = ["SuiteReport", "ValidationReport", "format_report", "validate"]
 
@@ -148,7 +147,8 @@ class _Checker:
                     hint="rename the metric; built-ins are always measured",
                 )
             ]
-        if metric.type in DETERMINISTIC_TYPES:
+        spec = spec_for(metric.type)
+        if spec is not None and not spec.needs_judge:
             try:
                 scorer = build_scorer(metric, ScoreSetup(tree=self.tree), where=self.label)
             except UserError as exc:
@@ -164,7 +164,7 @@ class _Checker:
                     raise type(exc)(exc.message, **at, hint=exc.hint) from None
 
             return _per_example(examples, located)
-        if metric.type not in registered_types():
+        if spec is None:
             return [
                 ConfigError(
                     f"metric {metric.name!r}: unknown type {metric.type!r}",

@@ -40,7 +40,6 @@ from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, 
 __all__ = [
     "ALPHA_RELIABLE",
     "ALPHA_TENTATIVE",
-    "POINTWISE_JUDGES",
     "CalibrationOptions",
     "LabelledOutput",
     "add_arguments",
@@ -53,9 +52,16 @@ __all__ = [
     "verdict_for",
 ]
 
-POINTWISE_JUDGES = ("llm_rubric", "faithfulness", "answer_relevance")
-POINTWISE_JUDGES += ("context_precision", "context_recall")
-"""The judge metric types calibrate supports (every type in JUDGED_TYPES but ``pairwise``)."""
+
+def pointwise_judges() -> tuple[str, ...]:
+    """The judge metric types calibrate supports: every judged type but pairwise ones."""
+    from evalbot.records import MetricKind
+    from evalbot.score import metric_specs
+
+    pointwise = (s for s in metric_specs() if s.needs_judge and s.kind != MetricKind.PAIRWISE)
+    return tuple(s.type for s in pointwise)
+
+
 _RESERVED = {"id", "output", "human", "metric", "expected", "context", "group", "metadata", "vars"}
 
 
@@ -173,11 +179,11 @@ def _pick(
     ]
     if suite is not None and not any(s.name == suite for s in config_suites):
         raise ConfigError(f"no suite named {suite!r}", hint="check --suite against evalbot.yml")
-    judged = [(s, m) for s, m in candidates if m.type in POINTWISE_JUDGES]
+    judged = [(s, m) for s, m in candidates if m.type in pointwise_judges()]
     if metric is not None and candidates and not judged:
         raise UserError(
             f"metric {metric!r} is of type {candidates[0][1].type!r}: calibrate supports "
-            f"pointwise judge metrics ({', '.join(POINTWISE_JUDGES)})"
+            f"pointwise judge metrics ({', '.join(pointwise_judges())})"
         )
     if len(judged) == 1:
         return judged[0]
@@ -202,6 +208,7 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
     from evalbot.run.cache import ResponseCache
     from evalbot.run.runner import ModelRunner
     from evalbot.score import JudgeRuntime, ScoreSetup, build_scorer
+    from evalbot.score.rubric import RubricScorer
 
     tree = WorkTree(options.repo_root)
     config = load_config(tree, options.config_path)
@@ -240,7 +247,7 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
             await runner.aclose()
 
     scorer, scores = asyncio.run(score_rows())
-    scale = (scorer.lo, scorer.hi) if metric.type == "llm_rubric" else None
+    scale = (scorer.lo, scorer.hi) if isinstance(scorer, RubricScorer) else None
     result = agreement(
         [s.value for s in scores],
         [row.human for row in rows],

@@ -29,12 +29,12 @@ from evalbot.pipeline.evaluate import (
 from evalbot.records import Example, MetricKind, SideRun, SuiteResult, SuiteStatus, Usage
 from evalbot.run.runner import ModelRunner
 from evalbot.score.base import (
-    JUDGED_TYPES,
     JudgeRuntime,
     PairScorer,
     Scorer,
     ScoreSetup,
     build_scorer,
+    judged_types,
 )
 from evalbot.score.builtins import builtin_scorers
 
@@ -67,7 +67,7 @@ def sum_usage(usages: list[Usage]) -> Usage:
 def _judge_runtime(
     config: EvalbotConfig, selection: SuiteSelection, tree: FileTree, runner: ModelRunner
 ) -> JudgeRuntime | None:
-    judged = [m for m in selection.suite.metrics if m.type in JUDGED_TYPES]
+    judged = [m for m in selection.suite.metrics if m.type in judged_types()]
     if not judged:
         return None
     judge = config.judge_for(selection.suite)
@@ -209,7 +209,7 @@ async def finish_suite(
         )
     if base is None:
         infos = [i for i in infos if i.kind != MetricKind.PAIRWISE]
-    judged = {s.name for s, t in built if t in JUDGED_TYPES}
+    judged = {s.name for s, t in built if t in judged_types()}
     head = with_error_rate(head, judged, pairwise={s.name for s in pair_scorers}, other=base)
     if base is not None:
         base = with_error_rate(base, judged)
@@ -269,7 +269,7 @@ def _error_notes(
     """Why a suite's gate is ``error``: the error budget a side overran (outputs and judge
     calls counted apart), and blocking metrics left with no score; each quotes the first error."""
     notes: list[str] = []
-    judged = [i.name for i in infos if i.type in JUDGED_TYPES]
+    judged = [i.name for i in infos if i.type in judged_types()]
     over = set()
     for side in (s for s in (base, head) if s is not None):
         if side.error_rate <= max_error_rate:

@@ -7,7 +7,7 @@ and ``base`` imports neither, so the package has no import cycle.
 
 from __future__ import annotations
 
-from evalbot.score import judges, metrics
+from evalbot.score import judges, metrics, word_count
 from evalbot.score.base import (
     JudgeRuntime,
     MetricSpec,
@@ -40,4 +40,5 @@ __all__ = [
     "register",
     "registered_types",
     "spec_for",
+    "word_count",
 ]

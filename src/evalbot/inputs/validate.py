@@ -25,10 +25,11 @@ from evalbot.inputs.render import PromptTemplate, load_prompt
 from evalbot.inputs.tree import FileTree
 from evalbot.records import Example
 from evalbot.score import ScoreSetup, build_scorer, registered_types, spec_for
+from evalbot.score.builtins import builtin_scorers
 
 __all__ = ["SuiteReport", "ValidationReport", "format_report", "validate"]
 
-BUILTIN_SCORED = ("latency_ms", "output_tokens", "cost_usd", "error")
+BUILTIN_SCORED = tuple(s.name for s in builtin_scorers())
 _MAX_PER_CHECK = 5
 
 

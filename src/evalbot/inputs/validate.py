@@ -26,6 +26,7 @@ from evalbot.inputs.tree import FileTree
 from evalbot.records import Example
 from evalbot.score import ScoreSetup, build_scorer, registered_types, spec_for
 from evalbot.score.builtins import builtin_scorers
+from evalbot.score.judges import check_judge_metric
 
 __all__ = ["SuiteReport", "ValidationReport", "format_report", "validate"]
 
@@ -131,7 +132,6 @@ class _Checker:
             problems += _per_example(examples, _render_check(prompt))
         for metric in suite.metrics:
             problems += self.metric(suite, metric, examples)
-        problems += self.thresholds(suite)
         problems += self.watch(suite)
         return report
 
@@ -200,31 +200,11 @@ class _Checker:
                     hint=f"check option 'rubric' of metric {metric.name!r} in {self.label}",
                 )
             )
-        return problems
-
-    def thresholds(self, suite: SuiteConfig) -> list[UserError]:
-        problems: list[UserError] = []
-        p95 = suite.thresholds.get("latency_p95_ms")
-        if p95 is not None and p95.max_drop is not None:
-            problems.append(
-                ConfigError(
-                    f"suite {suite.name!r}: latency_p95_ms takes only min/max",
-                    file=self.label,
-                    line=self.line_of(suite.name, r"latency_p95_ms\s*:"),
-                    hint="use latency_ms for max_drop (compared per example)",
-                )
-            )
-        for name, threshold in suite.thresholds.items():
-            low, high = threshold.min, threshold.max
-            if low is not None and high is not None and low > high:
-                problems.append(
-                    ConfigError(
-                        f"suite {suite.name!r}: threshold {name!r} has min > max",
-                        file=self.label,
-                        line=self.line_of(suite.name, rf"{re.escape(name)}\s*:"),
-                        hint="swap or fix the bounds",
-                    )
-                )
+            return problems
+        try:  # the factory's own option checks, exactly as a run builds the scorer
+            check_judge_metric(metric, self.tree, where=self.label)
+        except UserError as exc:
+            problems.append(type(exc)(exc.message, **at, hint=exc.hint))
         return problems
 
     def watch(self, suite: SuiteConfig) -> list[UserError]:

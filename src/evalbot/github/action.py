@@ -49,7 +49,7 @@ from evalbot.github.publish import (
     run_publish,
 )
 from evalbot.github.settings import ActionSettings, secret_values
-from evalbot.options import DiffOptions
+from evalbot.options import DEFAULT_CONCURRENCY, DiffOptions
 from evalbot.records import RunResult, SuiteResult
 from evalbot.scrub import Scrubber, ScrubbingReporter, ScrubbingStream, internal_error_line
 from evalbot.trust import check_cache_dir
@@ -260,7 +260,7 @@ def _options(settings: ActionSettings, base: str, head: str, env: Mapping[str, s
         suites=settings.suites,
         shard=settings.shard,
         samples=settings.samples,
-        concurrency=settings.concurrency or 8,
+        concurrency=settings.concurrency or DEFAULT_CONCURRENCY,
         max_retries=settings.max_retries,
         cache_dir=_cache_dir(settings, head),
         max_cost_usd=settings.max_cost_usd,

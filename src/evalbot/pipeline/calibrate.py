@@ -33,6 +33,7 @@ from evalbot.inputs.config import (
     load_model_config,
     sha256_text,
 )
+from evalbot.options import DEFAULT_CONCURRENCY
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example
 from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
@@ -162,7 +163,7 @@ class CalibrationOptions:
     metric: str | None = None
     offline: bool = False
     cache_dir: Path | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     seed: int = 0
     n_resamples: int = 2000
     allowed_hosts: tuple[str, ...] | None = None
@@ -319,7 +320,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--offline", action="store_true", help="answer from the cache only")
     parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
-    parser.add_argument("--concurrency", type=int, default=8, help="judge calls in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="judge calls in flight"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
 

@@ -13,7 +13,7 @@ from evalbot.inputs.config import EvalbotConfig, SuiteConfig, load_model_config,
 from evalbot.inputs.detect import SuiteSelection
 from evalbot.inputs.golden import load_golden
 from evalbot.inputs.tree import FileTree
-from evalbot.options import DiffOptions
+from evalbot.options import DiffOptions, parse_shard
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.pipeline.analyze import analyze_suite, errored_out
 from evalbot.pipeline.evaluate import (
@@ -53,7 +53,7 @@ def in_shard(example: Example, shard: str | None) -> bool:
     """Shard K/N holds the examples whose id hashes to bucket K-1 (stable across machines)."""
     if not shard:
         return True
-    k, n = (int(x) for x in shard.split("/"))
+    k, n = parse_shard(shard)
     bucket = int(hashlib.sha256(example.id.encode()).hexdigest()[:8], 16) % n
     return bucket == k - 1
 

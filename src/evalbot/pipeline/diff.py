@@ -247,14 +247,29 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             scrubber=scrubber,
         )
         try:
-            shared = {"config": config, "head_tree": head_tree, "runner": runner}
             prepared = [
-                prepare_suite(s, base_tree=base_tree, options=options, **shared) for s in chosen
+                prepare_suite(
+                    s,
+                    config=config,
+                    head_tree=head_tree,
+                    base_tree=base_tree,
+                    runner=runner,
+                    options=options,
+                )
+                for s in chosen
             ]
             _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
             outputs = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_outputs in zip(prepared, outputs, strict=True):
-                done.append(await finish_suite(suite, suite_outputs, options=options, **shared))
+                finished = await finish_suite(
+                    suite,
+                    suite_outputs,
+                    config=config,
+                    head_tree=head_tree,
+                    runner=runner,
+                    options=options,
+                )
+                done.append(finished)
         finally:
             await runner.aclose()
             spent.update(generate=runner.usage("generate"), judge=runner.usage("judge"))

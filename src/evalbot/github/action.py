@@ -250,7 +250,9 @@ def _evaluate(
     return diff(options, env=env), False
 
 
-def _options(settings: ActionSettings, base: str, head: str, env: Mapping[str, str]) -> DiffOptions:
+def _options(
+    settings: ActionSettings, base: str | None, head: str, env: Mapping[str, str]
+) -> DiffOptions:
     return DiffOptions(
         repo_root=settings.workspace,
         base=base,
@@ -288,7 +290,8 @@ def _outcome(
             commands.log(f"event {event.event_name}; base {base}; head {head}")
             if event.pr_number is not None:
                 commands.log(f"pull request #{event.pr_number} (fork: {event.is_fork})")
-            _ensure_commits(settings.workspace, [base, head], commands, event=event.event_name)
+            wanted = [head] if base is None else [base, head]
+            _ensure_commits(settings.workspace, wanted, commands, event=event.event_name)
         with commands.group("evalbot: evaluate"):
             result, rewritten = _evaluate(
                 _options(settings, base, head, env),

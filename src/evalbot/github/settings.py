@@ -120,7 +120,7 @@ def _shard(env: Mapping[str, str]) -> str | None:
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values to ``::add-mask::``: the token input and every ``*_KEY``/``*_TOKEN``/… variable."""
-    values = []
+    values: list[str] = []
     for name, value in env.items():
         upper = name.upper()
         if upper in ("INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN") or _SECRET_NAME.search(upper):

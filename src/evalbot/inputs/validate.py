@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalbot.errors import EXIT_OK, EXIT_USAGE, ConfigError, InputError, UserError
+from evalbot.errors import EXIT_OK, EXIT_USAGE, ConfigError, InputError, UserError, Where
 from evalbot.inputs.config import (
     BUILTIN_METRICS,
     EvalbotConfig,
@@ -139,7 +139,7 @@ class _Checker:
         self, suite: SuiteConfig, metric: MetricConfig, examples: list[Example]
     ) -> list[UserError]:
         line = self.line_of(suite.name, rf"name:\s*['\"]?{re.escape(metric.name)}['\"]?\s*[,}}\n]")
-        at = {"file": self.label, "line": line}
+        at: Where = {"file": self.label, "line": line}
         if metric.name in BUILTIN_METRICS:
             return [
                 ConfigError(
@@ -175,9 +175,7 @@ class _Checker:
             ]
         return self.judged(suite, metric, at)
 
-    def judged(
-        self, suite: SuiteConfig, metric: MetricConfig, at: dict[str, Any]
-    ) -> list[UserError]:
+    def judged(self, suite: SuiteConfig, metric: MetricConfig, at: Where) -> list[UserError]:
         """LLM-graded metrics: the judge config and the rubric file must exist; nothing is sent."""
         problems: list[UserError] = []
         judge = self.config.judge_for(suite)
@@ -261,10 +259,10 @@ def _per_example(examples: Iterable[Example], check: Callable[[Example], None]) 
             first.setdefault(key, exc)
             counts[key] = counts.get(key, 0) + 1
     out: list[UserError] = []
-    for key, exc in list(first.items())[:_MAX_PER_CHECK]:
+    for key, error in list(first.items())[:_MAX_PER_CHECK]:
         more = counts[key] - 1
-        message = exc.message + (f" (and {more} more example{'s' * (more > 1)})" if more else "")
-        out.append(type(exc)(message, file=exc.file, line=exc.line, hint=exc.hint))
+        message = error.message + (f" (and {more} more example{'s' * (more > 1)})" if more else "")
+        out.append(type(error)(message, file=error.file, line=error.line, hint=error.hint))
     return out
 
 

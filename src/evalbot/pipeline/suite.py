@@ -182,8 +182,8 @@ async def finish_suite(
 ) -> SuiteResult:
     """Score (one side at a time, so judge usage is attributed), compare, gate."""
     suite, examples, built = prepared.selection.suite, prepared.examples, prepared.built
-    scorers = [s for s, _ in built if not hasattr(s, "compare")]
-    pair_scorers = [s for s, _ in built if hasattr(s, "compare")]
+    scorers = [s for s, _ in built if not isinstance(s, PairScorer)]
+    pair_scorers = [s for s, _ in built if isinstance(s, PairScorer)]
     infos = [metric_info(s, t) for s, t in built]
     notes = list(prepared.notes)
     head = await score_side(

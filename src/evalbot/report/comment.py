@@ -261,9 +261,9 @@ def _fit(doc: _Document) -> str:
         if doc.fits(text):
             return text
     if blocks:
-        text = _greedy(doc, blocks, trimmed)
-        if text is not None:
-            return text
+        greedy = _greedy(doc, blocks, trimmed)
+        if greedy is not None:
+            return greedy
         trimmed = ["flipped examples omitted"]
     else:
         text = doc.assemble({})

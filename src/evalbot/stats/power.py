@@ -58,7 +58,7 @@ def _critical_b(k: np.ndarray, alpha: float, method: McNemarMethod) -> np.ndarra
         reject = stats.binom.sf(candidates - 1, kk, 0.5) <= alpha
     reject |= candidates > kk  # sentinel: b = k + 1 never happens, i.e. "never rejects"
     # The p-value falls with b, so the first rejecting candidate is the critical value.
-    return np.where(reject, candidates, np.inf).min(axis=1)
+    return np.asarray(np.where(reject, candidates, np.inf).min(axis=1))
 
 
 def _conditional_power(
@@ -67,7 +67,7 @@ def _conditional_power(
     """P(reject | k discordant pairs) for k = 0..k_max; it does not depend on n."""
     k = np.arange(k_max + 1, dtype=float)
     critical = _critical_b(k, alpha, method)
-    return stats.binom.sf(critical - 1, k, p_worse / discordance)
+    return np.asarray(stats.binom.sf(critical - 1, k, p_worse / discordance), dtype=float)
 
 
 def mcnemar_power(

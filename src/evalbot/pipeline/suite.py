@@ -23,10 +23,17 @@ from evalbot.pipeline.evaluate import (
     plan_side,
     score_pairs,
     score_side,
-    usage_delta,
     with_error_rate,
 )
-from evalbot.records import Example, MetricKind, SideRun, SuiteResult, SuiteStatus, Usage
+from evalbot.records import (
+    Completion,
+    Example,
+    MetricKind,
+    SideRun,
+    SuiteResult,
+    SuiteStatus,
+    Usage,
+)
 from evalbot.run.runner import ModelRunner
 from evalbot.score.base import (
     JudgeRuntime,
@@ -39,12 +46,12 @@ from evalbot.score.base import (
 from evalbot.score.builtins import builtin_scorers
 
 __all__ = [
+    "Generated",
     "PreparedSuite",
     "finish_suite",
     "generate_suite",
     "in_shard",
     "prepare_suite",
-    "sum_usage",
     "with_pairwise_diagnostics",
 ]
 
@@ -56,12 +63,6 @@ def in_shard(example: Example, shard: str | None) -> bool:
     k, n = parse_shard(shard)
     bucket = int(hashlib.sha256(example.id.encode()).hexdigest()[:8], 16) % n
     return bucket == k - 1
-
-
-def sum_usage(usages: list[Usage]) -> Usage:
-    fields = ("requests", "sent", "cache_hits", "errors", "input_tokens", "output_tokens")
-    total = {f: sum(getattr(u, f) for u in usages) for f in fields}
-    return Usage(**total, cost_usd=sum(u.cost_usd for u in usages))
 
 
 def _judge_runtime(
@@ -159,21 +160,28 @@ def prepare_suite(
     )
 
 
-async def generate_suite(prepared: PreparedSuite, runner: ModelRunner) -> list:
+@dataclass(frozen=True)
+class Generated:
+    """Both sides' generations of one suite: ``head[i][k]`` is sample k of example i."""
+
+    head: list[list[Completion]]
+    base: list[list[Completion]] | None
+
+
+async def generate_suite(prepared: PreparedSuite, runner: ModelRunner) -> Generated:
     """Both sides' generations; suites may generate concurrently (one shared semaphore)."""
-    return list(
-        await asyncio.gather(
-            *(
-                generate(p, prepared.examples, samples=prepared.samples, runner=runner)
-                for p in prepared.plans
-            )
+    sides = await asyncio.gather(
+        *(
+            generate(p, prepared.examples, samples=prepared.samples, runner=runner)
+            for p in prepared.plans
         )
     )
+    return Generated(head=sides[0], base=sides[1] if prepared.base_plan is not None else None)
 
 
 async def finish_suite(
     prepared: PreparedSuite,
-    outputs: list,
+    generated: Generated,
     *,
     config: EvalbotConfig,
     head_tree: FileTree,
@@ -187,24 +195,24 @@ async def finish_suite(
     infos = [metric_info(s, t) for s, t in built]
     notes = list(prepared.notes)
     head = await score_side(
-        prepared.head_plan, examples, outputs[0], scorers=scorers, runner=runner
+        prepared.head_plan, examples, generated.head, scorers=scorers, runner=runner
     )
     base: SideRun | None = None
-    if prepared.base_plan is not None:
+    if prepared.base_plan is not None and generated.base is not None:
         base = await score_side(
-            prepared.base_plan, examples, outputs[1], scorers=scorers, runner=runner
+            prepared.base_plan, examples, generated.base, scorers=scorers, runner=runner
         )
-    if base is not None and pair_scorers:
+    if base is not None and generated.base is not None and pair_scorers:
         judge_before = runner.usage("judge")
         pair_values, pair_details = await score_pairs(
-            pair_scorers, examples, outputs[1], outputs[0]
+            pair_scorers, examples, generated.base, generated.head
         )
-        pair_usage = usage_delta(judge_before, runner.usage("judge"))
+        pair_usage = runner.usage("judge").since(judge_before)
         head = head.model_copy(
             update={
                 "scores": {**head.scores, **pair_values},
                 "score_details": {**head.score_details, **pair_details},
-                "judge_usage": sum_usage([head.judge_usage, pair_usage]),
+                "judge_usage": Usage.total([head.judge_usage, pair_usage]),
             }
         )
     if base is None:

@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--config", default="evalbot.yml")
     validate.set_defaults(handler=_cmd_validate)
 
-    from evalbot.stats import power
+    from evalbot.cli import power
 
     power_parser = sub.add_parser("power", help="sample size / minimum detectable effect")
     power.add_arguments(power_parser)

@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     power.add_arguments(power_parser)
     power_parser.set_defaults(handler=power.run)
 
-    from evalbot.pipeline import calibrate
+    from evalbot.cli import calibrate
 
     calibrate_parser = sub.add_parser("calibrate", help="agreement of a judge with human labels")
     calibrate.add_arguments(calibrate_parser)

@@ -18,6 +18,8 @@ Exit 0 (gate passed) and 1 (gate failed) are outcomes, not exceptions.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 __all__ = [
     "EXIT_ERROR",
     "EXIT_FAIL",
@@ -33,6 +35,7 @@ __all__ = [
     "ProviderError",
     "PublishError",
     "UserError",
+    "Where",
     "exit_code_for",
     "exit_code_for_verdict",
 ]
@@ -72,6 +75,13 @@ class EvalbotError(Exception):
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         fix = f" (fix: {self.hint})" if self.hint else ""
         return f"{where}{self.message}{fix}"
+
+
+class Where(TypedDict):
+    """Where a user error is, for ``UserError(message, **where, hint=...)``."""
+
+    file: str | None
+    line: int | None
 
 
 class UserError(EvalbotError):

@@ -8,8 +8,9 @@ earlier one produced.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
@@ -138,6 +139,22 @@ class Usage(Record):
     cost_usd: float = 0.0
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
+
+    _COUNTS: ClassVar[tuple[str, ...]] = (
+        "requests", "sent", "cache_hits", "errors", "input_tokens", "output_tokens",
+    )  # fmt: skip
+
+    @classmethod
+    def total(cls, usages: Iterable[Usage]) -> Usage:
+        """Counts, tokens and cost added up; latency percentiles do not add, so none is set."""
+        items = list(usages)
+        counts = {f: sum(getattr(u, f) for u in items) for f in cls._COUNTS}
+        return cls(**counts, cost_usd=sum(u.cost_usd for u in items))
+
+    def since(self, before: Usage) -> Usage:
+        """What was used between a snapshot ``before`` and this later one of the same counter."""
+        counts = {f: getattr(self, f) - getattr(before, f) for f in self._COUNTS}
+        return Usage(**counts, cost_usd=self.cost_usd - before.cost_usd)
 
 
 # ---------------------------------------------------------------------------------------------

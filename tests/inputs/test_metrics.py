@@ -8,8 +8,11 @@ import pytest
 from evalbot.errors import ConfigError, InputError
 from evalbot.inputs.config import MetricConfig
 from evalbot.records import Completion, Example, MetricKind
+from evalbot.score import metric_specs
 from evalbot.score.base import Score, Scorer, ScoreSetup, build_scorer
-from evalbot.score.metrics import DETERMINISTIC_TYPES, builtin_scorers, extract_number
+from evalbot.score.metrics import builtin_scorers, extract_number
+
+DETERMINISTIC_TYPES = [s.type for s in metric_specs() if not s.needs_judge]
 
 EX = Example(
     id="e1",

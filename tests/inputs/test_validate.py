@@ -177,20 +177,33 @@ def test_unknown_metric_type(make_tree):
 
 
 def test_thresholds_builtin_names_and_watch_globs(make_tree):
-    config = (
-        CONFIG.replace('watch: ["src/support/**"]', 'watch: ["src/**/*.{py,md}", "/abs/**"]')
-        .replace("latency_p95_ms: {max: 4000}", "latency_p95_ms: {max_drop: 100}")
-        .replace("{name: valid, type: json_valid}", "{name: error, type: json_valid}")
-        .replace("correct: {min: 0.8,", "correct: {max: 0.5, min: 0.8,")
-    )
+    config = CONFIG.replace(
+        'watch: ["src/support/**"]', 'watch: ["src/**/*.{py,md}", "/abs/**"]'
+    ).replace("{name: valid, type: json_valid}", "{name: error, type: json_valid}")
     found = messages(check(make_tree, {"evalbot.yml": config}))
-    assert len(found) == 5, found
-    assert found[0].startswith("evalbot.yml:18: suite 'support': latency_p95_ms takes only min/max")
-    assert found[1].startswith("evalbot.yml:17: suite 'support': threshold 'correct' has min > max")
-    assert found[2].startswith("evalbot.yml:8: suite 'support': watch glob 'src/**/*.{py,md}' uses")
-    assert "fix: list one glob per alternative" in found[2]
-    assert found[3].startswith("evalbot.yml:8: suite 'support': watch glob '/abs/**' is absolute")
-    assert found[4].startswith("evalbot.yml:24: suite 'triage': metric name 'error' is a built-in")
+    assert len(found) == 3, found
+    assert found[0].startswith("evalbot.yml:8: suite 'support': watch glob 'src/**/*.{py,md}' uses")
+    assert "fix: list one glob per alternative" in found[0]
+    assert found[1].startswith("evalbot.yml:8: suite 'support': watch glob '/abs/**' is absolute")
+    assert found[2].startswith("evalbot.yml:24: suite 'triage': metric name 'error' is a built-in")
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("correct: {min: 0.8,", "correct: {max: 0.5, min: 0.8,", "min 0.8 > max 0.5"),
+        ("latency_p95_ms: {max: 4000}", "latency_p95_ms: {max_drop: 100}", "only min/max"),
+    ],
+)
+def test_threshold_rules_live_in_the_config_model(make_tree, before, after, expected):
+    """The same rule, from the model, for validate and for every command that loads the config."""
+    from evalbot.inputs.config import load_config
+
+    files = {**FILES, "evalbot.yml": CONFIG.replace(before, after)}
+    (problem,) = messages(check(make_tree, files))
+    assert problem.startswith("evalbot.yml:") and expected in problem
+    with pytest.raises(ConfigError, match=expected):
+        load_config(make_tree(files))
 
 
 def test_cli_validate_exit_codes(make_tree, capsys):
@@ -203,3 +216,21 @@ def test_cli_validate_exit_codes(make_tree, capsys):
     (tree.root / "prompts/classify.md").write_text("{{nope}}", encoding="utf-8")
     assert main(["validate", "-C", str(tree.root)]) == 2
     assert "prompts/classify.md:1: placeholder {{nope}}" in capsys.readouterr().out
+
+
+def test_a_judge_metric_option_a_run_rejects_is_reported_by_validate(make_tree):
+    """validate builds the judge metric's scorer the way a run does (with no judge call)."""
+    from evalbot.inputs.config import MetricConfig
+    from evalbot.score import ScoreSetup, build_scorer
+
+    bad = "{name: helpful, type: llm_rubric, rubric: rubrics/helpful.md, scale: [1, 5], colour: 1}"
+    config = CONFIG.replace(
+        "{name: helpful, type: llm_rubric, rubric: rubrics/helpful.md, scale: [1, 5]}", bad
+    )
+    (problem,) = messages(check(make_tree, {"evalbot.yml": config}))
+    assert problem.startswith("evalbot.yml:") and "colour" in problem
+    metric = MetricConfig.model_validate(
+        {"name": "helpful", "type": "llm_rubric", "rubric": "rubrics/helpful.md", "colour": 1}
+    )
+    with pytest.raises(ConfigError, match="colour"):  # what the run says
+        build_scorer(metric, ScoreSetup(tree=make_tree(FILES)), where="evalbot.yml")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evalbot.cli import calibrate as calibrate_command
 from evalbot.errors import InputError, UserError
 from evalbot.pipeline import calibrate
 from tests.fakes.openai_server import FakeOpenAI
@@ -67,7 +68,7 @@ def _judge(noise: bool):
 
 def _args(repo: Path, *extra: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    calibrate.add_arguments(parser)
+    calibrate_command.add_arguments(parser)
     labels, out = str(repo / "labels.jsonl"), str(repo / "cal.json")
     return parser.parse_args(
         ["--labels", labels, "-C", str(repo), "--out", out, "--bootstrap", "300", *extra]
@@ -85,7 +86,7 @@ def env(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
 def test_calibrate__agreeing_judge_is_reliable(tmp_path: Path, env: FakeOpenAI, capsys) -> None:
     repo = _repo(tmp_path)
     env.responder = _judge(noise=False)
-    assert calibrate.run(_args(repo)) == 0
+    assert calibrate_command.run(_args(repo)) == 0
     record = json.loads((repo / "cal.json").read_text())
     assert record["judge_model"] == "judge-model" and record["metric"] == "helpful"
     assert record["n"] == 40 and record["n_dropped"] == 0  # the other metric's row is skipped
@@ -106,14 +107,14 @@ def test_calibrate__agreeing_judge_is_reliable(tmp_path: Path, env: FakeOpenAI, 
 
     # Offline re-run: everything from the response cache and the frozen steps.
     sent = len(env.requests)
-    assert calibrate.run(_args(repo, "--offline")) == 0
+    assert calibrate_command.run(_args(repo, "--offline")) == 0
     assert len(env.requests) == sent
 
 
 def test_calibrate__random_judge_is_unreliable(tmp_path: Path, env: FakeOpenAI) -> None:
     repo = _repo(tmp_path)
     env.responder = _judge(noise=True)
-    assert calibrate.run(_args(repo, "--metric", "helpful", "--suite", "support")) == 1
+    assert calibrate_command.run(_args(repo, "--metric", "helpful", "--suite", "support")) == 1
     record = json.loads((repo / "cal.json").read_text())
     assert record["verdict"] == "unreliable"
     assert record["cis"]["alpha"][0] < calibrate.ALPHA_TENTATIVE
@@ -124,7 +125,7 @@ def test_calibrate__random_judge_is_unreliable(tmp_path: Path, env: FakeOpenAI) 
 def test_calibrate__rejects_non_judge_metric(tmp_path: Path, env: FakeOpenAI) -> None:
     repo = _repo(tmp_path)
     with pytest.raises(UserError, match="pointwise judge metrics"):
-        calibrate.run(_args(repo, "--metric", "correct"))
+        calibrate_command.run(_args(repo, "--metric", "correct"))
 
 
 def test_agreement__binary_labels() -> None:

@@ -171,9 +171,10 @@ def test_prompt_injection__stays_inside_the_fence(harness: Harness, fake: FakeOp
 
 
 def test_every_judged_type_is_registered_by_judges_module() -> None:
-    import evalbot.score.judges  # noqa: F401
-    from evalbot.pipeline.calibrate import POINTWISE_JUDGES
-    from evalbot.score.base import _REGISTRY, JUDGED_TYPES
+    from evalbot.pipeline.calibrate import pointwise_judges
+    from evalbot.score import judged_types, registered_types
 
-    assert JUDGED_TYPES.issubset(_REGISTRY)
-    assert set(POINTWISE_JUDGES) == JUDGED_TYPES - {"pairwise"}
+    judged = {"llm_rubric", "pairwise", "faithfulness", "answer_relevance"}
+    judged |= {"context_precision", "context_recall"}
+    assert judged_types() == judged and judged.issubset(registered_types())
+    assert set(pointwise_judges()) == judged - {"pairwise"}

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from evalbot.cli import power as power_command
 from evalbot.errors import UserError
 from evalbot.stats import power
 
@@ -65,8 +66,8 @@ def test_mean_power_sample_size_and_mde_are_consistent():
 
 def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="evalbot power")
-    power.add_arguments(parser)
-    return power.run(parser.parse_args(argv))
+    power_command.add_arguments(parser)
+    return power_command.run(parser.parse_args(argv))
 
 
 def test_cli_binary(capsys):

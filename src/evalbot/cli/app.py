@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import hashlib
 import os
-import re
 import secrets
 import sys
 import traceback
@@ -27,7 +26,7 @@ from evalbot.errors import (
     exit_code_for,
     exit_code_for_verdict,
 )
-from evalbot.options import DiffOptions
+from evalbot.options import DEFAULT_CHECK_NAME, DEFAULT_CONCURRENCY, DiffOptions, parse_shard
 from evalbot.trust import TrustPolicy, forbid_inspection
 
 __all__ = ["build_parser", "main"]
@@ -36,9 +35,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _shard(value: str) -> str:
-    match = re.fullmatch(r"(\d+)/(\d+)", value)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise argparse.ArgumentTypeError(f"{value!r}: use K/N with 1 ≤ K ≤ N, e.g. 2/4")
+    try:
+        parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return value
 
 
@@ -60,7 +60,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="answer from the cache only")
     parser.add_argument("--shard", type=_shard, help="K/N: evaluate one slice of each golden set")
     parser.add_argument("--samples", type=int, help="override every suite's samples")
-    parser.add_argument("--concurrency", type=int, default=8, help="model calls in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="model calls in flight"
+    )
     parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
     parser.add_argument(
         "--cache-scope",
@@ -81,7 +83,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="comma-separated hosts the API key may be sent to (env EVALBOT_ALLOWED_HOSTS)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every resampling")
-    parser.add_argument("--check-name", default="evalbot", help="name in the comment marker")
+    parser.add_argument(
+        "--check-name", default=DEFAULT_CHECK_NAME, help="name in the comment marker"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
 
 
@@ -129,7 +133,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         offline=args.offline,
         shard=args.shard,
         samples=args.samples,
-        concurrency=max(1, args.concurrency),
+        concurrency=args.concurrency,
         cache_dir=cache_dir,
         max_cost_usd=args.max_cost_usd,
         max_retries=args.max_retries,
@@ -257,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", help="combine shard results, then test and report")
     merge.add_argument("dirs", nargs="+", help="results directories of the shards")
     merge.add_argument("--out", type=Path, required=True)
-    merge.add_argument("--check-name", default="evalbot")
+    merge.add_argument("--check-name", default=DEFAULT_CHECK_NAME)
     merge.set_defaults(handler=_cmd_merge)
 
     publish = sub.add_parser("publish", help="post comment and check from saved results")
@@ -269,13 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--config", default="evalbot.yml")
     validate.set_defaults(handler=_cmd_validate)
 
-    from evalbot.stats import power
+    from evalbot.cli import power
 
     power_parser = sub.add_parser("power", help="sample size / minimum detectable effect")
     power.add_arguments(power_parser)
     power_parser.set_defaults(handler=power.run)
 
-    from evalbot.pipeline import calibrate
+    from evalbot.cli import calibrate
 
     calibrate_parser = sub.add_parser("calibrate", help="agreement of a judge with human labels")
     calibrate.add_arguments(calibrate_parser)

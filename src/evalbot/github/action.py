@@ -49,7 +49,7 @@ from evalbot.github.publish import (
     run_publish,
 )
 from evalbot.github.settings import ActionSettings, secret_values
-from evalbot.options import DiffOptions
+from evalbot.options import DEFAULT_CONCURRENCY, DiffOptions
 from evalbot.records import RunResult, SuiteResult
 from evalbot.scrub import Scrubber, ScrubbingReporter, ScrubbingStream, internal_error_line
 from evalbot.trust import check_cache_dir
@@ -250,7 +250,9 @@ def _evaluate(
     return diff(options, env=env), False
 
 
-def _options(settings: ActionSettings, base: str, head: str, env: Mapping[str, str]) -> DiffOptions:
+def _options(
+    settings: ActionSettings, base: str | None, head: str, env: Mapping[str, str]
+) -> DiffOptions:
     return DiffOptions(
         repo_root=settings.workspace,
         base=base,
@@ -260,7 +262,7 @@ def _options(settings: ActionSettings, base: str, head: str, env: Mapping[str, s
         suites=settings.suites,
         shard=settings.shard,
         samples=settings.samples,
-        concurrency=settings.concurrency or 8,
+        concurrency=settings.concurrency or DEFAULT_CONCURRENCY,
         max_retries=settings.max_retries,
         cache_dir=_cache_dir(settings, head),
         max_cost_usd=settings.max_cost_usd,
@@ -288,7 +290,8 @@ def _outcome(
             commands.log(f"event {event.event_name}; base {base}; head {head}")
             if event.pr_number is not None:
                 commands.log(f"pull request #{event.pr_number} (fork: {event.is_fork})")
-            _ensure_commits(settings.workspace, [base, head], commands, event=event.event_name)
+            wanted = [head] if base is None else [base, head]
+            _ensure_commits(settings.workspace, wanted, commands, event=event.event_name)
         with commands.group("evalbot: evaluate"):
             result, rewritten = _evaluate(
                 _options(settings, base, head, env),

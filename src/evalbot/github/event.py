@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from evalbot.errors import ConfigError
 from evalbot.fsio import append_text
@@ -42,6 +42,14 @@ CODE_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review
 """Pull-request actions that may change what is evaluated. Any other action (``labeled``,
 ``assigned``, ``review_requested``…) leaves the head commit as it was; ``edited`` counts as code
 only when it moved the base branch (``changes.base``)."""
+
+
+class TextSink(Protocol):
+    """Where workflow commands go: the job log, or a scrubbing wrapper around it."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ class _Payload:
         self.path = path
 
     def get(self, dotted: str, kind: type) -> Any:
-        node, walked = self.data, []
+        node, walked = self.data, list[str]()
         for key in dotted.split("."):
             if node is None:
                 return None
@@ -295,7 +303,7 @@ class WorkflowCommands:
     """GitHub shows at most 10 error and 10 warning annotations per step."""
 
     def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+        self.stream: TextSink = stream
         self._counts: dict[str, int] = {}
 
     def _command(self, name: str, message: str, **properties: object) -> None:

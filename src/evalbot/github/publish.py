@@ -334,8 +334,8 @@ def publish_result(
         hidden = sum(max(n - room, 0) for n in shown.values())
         if hidden:
             commands.log(f"{hidden} more file annotation(s): see the job summary")
-    for exc in failures[1:]:
-        commands.error(str(exc), title=settings.check_name)
+    for failure in failures[1:]:
+        commands.error(str(failure), title=settings.check_name)
     if failures:
         raise failures[0]
     return report

@@ -17,6 +17,7 @@ from typing import Literal, cast
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from evalbot.errors import ConfigError
+from evalbot.options import DEFAULT_CHECK_NAME, check_name_problem, parse_shard
 from evalbot.trust import DEFAULT_MODEL_ENV, TrustPolicy, default_allowed_hosts
 
 __all__ = ["ActionSettings", "read_input", "secret_values"]
@@ -110,15 +111,16 @@ def _shard(env: Mapping[str, str]) -> str | None:
     raw = read_input(env, "shard")
     if raw is None:
         return None
-    match = re.fullmatch(r"(\d+)/(\d+)", raw)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise ConfigError(f"input 'shard': {raw!r} is not K/N with 1 ≤ K ≤ N (e.g. 2/4)")
+    try:
+        parse_shard(raw)
+    except ValueError:
+        raise ConfigError(f"input 'shard': {raw!r} is not K/N with 1 ≤ K ≤ N (e.g. 2/4)") from None
     return raw
 
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values to ``::add-mask::``: the token input and every ``*_KEY``/``*_TOKEN``/… variable."""
-    values = []
+    values: list[str] = []
     for name, value in env.items():
         upper = name.upper()
         if upper in ("INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN") or _SECRET_NAME.search(upper):
@@ -228,8 +230,8 @@ class ActionSettings(BaseModel):
     def from_environ(cls, env: Mapping[str, str]) -> ActionSettings:
         """Parse inputs and ``GITHUB_*`` variables; raises ConfigError naming the bad input."""
         workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
-        check_name = read_input(env, "check-name") or "evalbot"
-        if re.search(r"--|[<>\r\n]", check_name) or len(check_name) > 100:
+        check_name = read_input(env, "check-name") or DEFAULT_CHECK_NAME
+        if check_name_problem(check_name):
             raise ConfigError(
                 f"input 'check-name': {check_name!r} cannot be used",
                 hint="use letters, digits, spaces, '/', '_' or '-' (no '--', '<', '>')",

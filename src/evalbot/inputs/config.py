@@ -50,15 +50,6 @@ BUILTIN_METRICS: dict[str, str] = {
     "error": "share of calls that errored (lower is better)",
 }
 
-PROPORTION_TYPES = frozenset(
-    {
-        "equals", "contains", "icontains", "not_contains", "regex", "json_valid", "json_schema",
-        "numeric_close", "pairwise", "faithfulness", "answer_relevance", "context_precision",
-        "context_recall",
-    }
-)  # fmt: skip
-"""Metric types whose values are fractions in [0, 1] (pass rates, win rates, RAG ratios)."""
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -156,6 +147,12 @@ class Threshold(_Strict):
     """Largest tolerated worsening, in metric units (0 = any significant drop fails)."""
     blocking: bool = True
 
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> Threshold:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} > max {self.max:g}: swap or fix the bounds")
+        return self
+
 
 def _check_fraction_units(metric: str, threshold: Threshold) -> None:
     """Proportions take fractions: ``max_drop: 2`` meant 2 points, ``min: 85`` meant 85 %."""
@@ -232,7 +229,17 @@ class SuiteConfig(_Strict):
         unknown = sorted(set(self.thresholds) - known)
         if unknown:
             raise ValueError(f"thresholds name unknown metrics {unknown}; known: {sorted(known)}")
-        fractions = {m.name for m in self.metrics if m.type in PROPORTION_TYPES} | {"error"}
+        # Which types score fractions is declared by each metric's spec in the score registry,
+        # imported here, at validation time: the score stage itself imports this module.
+        from evalbot.score import proportion_types
+
+        p95 = self.thresholds.get("latency_p95_ms")
+        if p95 is not None and p95.max_drop is not None:
+            raise ValueError(
+                "thresholds.latency_p95_ms takes only min/max: use latency_ms for max_drop "
+                "(compared per example)"
+            )
+        fractions = {m.name for m in self.metrics if m.type in proportion_types()} | {"error"}
         for metric, threshold in self.thresholds.items():
             if metric in fractions:
                 _check_fraction_units(metric, threshold)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from evalbot.errors import ConfigError
 from evalbot.inputs.config import EvalbotConfig, SuiteConfig
 from evalbot.inputs.git import Change
-from evalbot.score.base import JUDGED_TYPES
+from evalbot.score import judged_types
 
 __all__ = ["DETECTION_BUDGET_S", "SuiteSelection", "glob_match", "select_suites"]
 
@@ -113,7 +113,7 @@ def glob_match(path: str, pattern: str) -> bool:
 
 
 def _uses_judge(suite: SuiteConfig) -> bool:
-    return any(m.type in JUDGED_TYPES for m in suite.metrics)
+    return any(m.type in judged_types() for m in suite.metrics)
 
 
 def _definition(suite: SuiteConfig | None) -> dict | None:

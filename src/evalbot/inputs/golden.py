@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from evalbot.errors import InputError
+from evalbot.errors import InputError, Where
 from evalbot.inputs.tree import FileTree
 from evalbot.parsing import ParseProblem, check_size, compose_yaml, load_json
 from evalbot.records import Example
@@ -105,7 +105,7 @@ def load_golden(tree: FileTree, path: str) -> GoldenSet:
     examples: list[Example] = []
     seen: dict[str, str] = {}
     for line, file_line, where, row in rows(text, label):
-        at = {"file": label, "line": file_line}
+        at: Where = {"file": label, "line": file_line}
         example = _example(row, line=line, where=where, at=at, csv_cells=fmt == "csv")
         if example.id in seen:
             derived = row.get("id") in (None, "")
@@ -230,9 +230,7 @@ def _csv_rows(text: str, label: str) -> Iterator[_Row]:
 # --------------------------------------------------------------------------------------------
 
 
-def _example(
-    row: dict[str, Any], *, line: int, where: str, at: dict[str, Any], csv_cells: bool
-) -> Example:
+def _example(row: dict[str, Any], *, line: int, where: str, at: Where, csv_cells: bool) -> Example:
     def bad(key: str, wanted: str, value: Any) -> InputError:
         return InputError(
             f"{where}: {key!r} must be {wanted}, got {_kind(value)}",
@@ -285,7 +283,7 @@ def _example(
     )
 
 
-def _parse_csv_cells(row: dict[str, str], *, where: str, at: dict[str, Any]) -> dict[str, Any]:
+def _parse_csv_cells(row: dict[str, str], *, where: str, at: Where) -> dict[str, Any]:
     """CSV cells are strings; empty reserved cells mean "absent", and ``context``, ``metadata``
     and ``expected`` holding JSON (``[...]``, ``{...}``) are parsed."""
     out: dict[str, Any] = dict(row)

@@ -20,10 +20,15 @@ _LINK_HINT = "commit the file itself: evalbot does not follow links out of the r
 class FileTree(Protocol):
     """What every stage needs of a side's files."""
 
-    rev: str
-    """``WORKTREE`` or the revision as the user named it."""
-    sha: str | None
-    """Commit SHA, or None for the work tree."""
+    @property
+    def rev(self) -> str:
+        """``WORKTREE`` or the revision as the user named it."""
+        ...
+
+    @property
+    def sha(self) -> str | None:
+        """Commit SHA, or None for the work tree."""
+        ...
 
     def exists(self, path: str) -> bool: ...
 

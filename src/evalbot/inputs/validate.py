@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalbot.errors import EXIT_OK, EXIT_USAGE, ConfigError, InputError, UserError
+from evalbot.errors import EXIT_OK, EXIT_USAGE, ConfigError, InputError, UserError, Where
 from evalbot.inputs.config import (
     BUILTIN_METRICS,
     EvalbotConfig,
@@ -24,12 +24,13 @@ from evalbot.inputs.golden import GoldenSet, load_golden
 from evalbot.inputs.render import PromptTemplate, load_prompt
 from evalbot.inputs.tree import FileTree
 from evalbot.records import Example
-from evalbot.score import ScoreSetup, build_scorer, registered_types
-from evalbot.score.metrics import DETERMINISTIC_TYPES
+from evalbot.score import ScoreSetup, build_scorer, registered_types, spec_for
+from evalbot.score.builtins import builtin_scorers
+from evalbot.score.judges import check_judge_metric
 
 __all__ = ["SuiteReport", "ValidationReport", "format_report", "validate"]
 
-BUILTIN_SCORED = ("latency_ms", "output_tokens", "cost_usd", "error")
+BUILTIN_SCORED = tuple(s.name for s in builtin_scorers())
 _MAX_PER_CHECK = 5
 
 
@@ -131,7 +132,6 @@ class _Checker:
             problems += _per_example(examples, _render_check(prompt))
         for metric in suite.metrics:
             problems += self.metric(suite, metric, examples)
-        problems += self.thresholds(suite)
         problems += self.watch(suite)
         return report
 
@@ -139,7 +139,7 @@ class _Checker:
         self, suite: SuiteConfig, metric: MetricConfig, examples: list[Example]
     ) -> list[UserError]:
         line = self.line_of(suite.name, rf"name:\s*['\"]?{re.escape(metric.name)}['\"]?\s*[,}}\n]")
-        at = {"file": self.label, "line": line}
+        at: Where = {"file": self.label, "line": line}
         if metric.name in BUILTIN_METRICS:
             return [
                 ConfigError(
@@ -148,7 +148,8 @@ class _Checker:
                     hint="rename the metric; built-ins are always measured",
                 )
             ]
-        if metric.type in DETERMINISTIC_TYPES:
+        spec = spec_for(metric.type)
+        if spec is not None and not spec.needs_judge:
             try:
                 scorer = build_scorer(metric, ScoreSetup(tree=self.tree), where=self.label)
             except UserError as exc:
@@ -164,7 +165,7 @@ class _Checker:
                     raise type(exc)(exc.message, **at, hint=exc.hint) from None
 
             return _per_example(examples, located)
-        if metric.type not in registered_types():
+        if spec is None:
             return [
                 ConfigError(
                     f"metric {metric.name!r}: unknown type {metric.type!r}",
@@ -174,9 +175,7 @@ class _Checker:
             ]
         return self.judged(suite, metric, at)
 
-    def judged(
-        self, suite: SuiteConfig, metric: MetricConfig, at: dict[str, Any]
-    ) -> list[UserError]:
+    def judged(self, suite: SuiteConfig, metric: MetricConfig, at: Where) -> list[UserError]:
         """LLM-graded metrics: the judge config and the rubric file must exist; nothing is sent."""
         problems: list[UserError] = []
         judge = self.config.judge_for(suite)
@@ -199,31 +198,11 @@ class _Checker:
                     hint=f"check option 'rubric' of metric {metric.name!r} in {self.label}",
                 )
             )
-        return problems
-
-    def thresholds(self, suite: SuiteConfig) -> list[UserError]:
-        problems: list[UserError] = []
-        p95 = suite.thresholds.get("latency_p95_ms")
-        if p95 is not None and p95.max_drop is not None:
-            problems.append(
-                ConfigError(
-                    f"suite {suite.name!r}: latency_p95_ms takes only min/max",
-                    file=self.label,
-                    line=self.line_of(suite.name, r"latency_p95_ms\s*:"),
-                    hint="use latency_ms for max_drop (compared per example)",
-                )
-            )
-        for name, threshold in suite.thresholds.items():
-            low, high = threshold.min, threshold.max
-            if low is not None and high is not None and low > high:
-                problems.append(
-                    ConfigError(
-                        f"suite {suite.name!r}: threshold {name!r} has min > max",
-                        file=self.label,
-                        line=self.line_of(suite.name, rf"{re.escape(name)}\s*:"),
-                        hint="swap or fix the bounds",
-                    )
-                )
+            return problems
+        try:  # the factory's own option checks, exactly as a run builds the scorer
+            check_judge_metric(metric, self.tree, where=self.label)
+        except UserError as exc:
+            problems.append(type(exc)(exc.message, **at, hint=exc.hint))
         return problems
 
     def watch(self, suite: SuiteConfig) -> list[UserError]:
@@ -280,10 +259,10 @@ def _per_example(examples: Iterable[Example], check: Callable[[Example], None]) 
             first.setdefault(key, exc)
             counts[key] = counts.get(key, 0) + 1
     out: list[UserError] = []
-    for key, exc in list(first.items())[:_MAX_PER_CHECK]:
+    for key, error in list(first.items())[:_MAX_PER_CHECK]:
         more = counts[key] - 1
-        message = exc.message + (f" (and {more} more example{'s' * (more > 1)})" if more else "")
-        out.append(type(exc)(message, file=exc.file, line=exc.line, hint=exc.hint))
+        message = error.message + (f" (and {more} more example{'s' * (more > 1)})" if more else "")
+        out.append(type(error)(message, file=error.file, line=error.line, hint=error.hint))
     return out
 
 

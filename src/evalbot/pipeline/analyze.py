@@ -109,7 +109,7 @@ def errored_out(
     """(metric, side) for each blocking metric left with no score at all on a side because its
     scoring errored (a judge that failed every call): such a suite cannot be gated, whatever
     the error budget allows. Metrics undefined everywhere (no ``error`` detail) are not here."""
-    out = []
+    out: list[tuple[str, str]] = []
     for info in metrics:
         threshold = thresholds.get(info.name)
         if threshold is None or not threshold.blocking:

@@ -12,11 +12,8 @@ comment notes a missing, stale (other judge model or rubric) or failing record.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +22,6 @@ from typing import Any
 
 from evalbot import __version__
 from evalbot.errors import ConfigError, InputError, UserError
-from evalbot.fsio import write_atomic
 from evalbot.inputs.config import (
     MetricConfig,
     SuiteConfig,
@@ -33,6 +29,7 @@ from evalbot.inputs.config import (
     load_model_config,
     sha256_text,
 )
+from evalbot.options import DEFAULT_CONCURRENCY
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example
 from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
@@ -40,22 +37,25 @@ from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, 
 __all__ = [
     "ALPHA_RELIABLE",
     "ALPHA_TENTATIVE",
-    "POINTWISE_JUDGES",
     "CalibrationOptions",
     "LabelledOutput",
-    "add_arguments",
     "agreement",
     "calibrate",
     "calibration_note",
     "load_labels",
-    "run",
-    "summary",
     "verdict_for",
 ]
 
-POINTWISE_JUDGES = ("llm_rubric", "faithfulness", "answer_relevance")
-POINTWISE_JUDGES += ("context_precision", "context_recall")
-"""The judge metric types calibrate supports (every type in JUDGED_TYPES but ``pairwise``)."""
+
+def pointwise_judges() -> tuple[str, ...]:
+    """The judge metric types calibrate supports: every judged type but pairwise ones."""
+    from evalbot.records import MetricKind
+    from evalbot.score import metric_specs
+
+    pointwise = (s for s in metric_specs() if s.needs_judge and s.kind != MetricKind.PAIRWISE)
+    return tuple(s.type for s in pointwise)
+
+
 _RESERVED = {"id", "output", "human", "metric", "expected", "context", "group", "metadata", "vars"}
 
 
@@ -156,7 +156,7 @@ class CalibrationOptions:
     metric: str | None = None
     offline: bool = False
     cache_dir: Path | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     seed: int = 0
     n_resamples: int = 2000
     allowed_hosts: tuple[str, ...] | None = None
@@ -173,11 +173,11 @@ def _pick(
     ]
     if suite is not None and not any(s.name == suite for s in config_suites):
         raise ConfigError(f"no suite named {suite!r}", hint="check --suite against evalbot.yml")
-    judged = [(s, m) for s, m in candidates if m.type in POINTWISE_JUDGES]
+    judged = [(s, m) for s, m in candidates if m.type in pointwise_judges()]
     if metric is not None and candidates and not judged:
         raise UserError(
             f"metric {metric!r} is of type {candidates[0][1].type!r}: calibrate supports "
-            f"pointwise judge metrics ({', '.join(POINTWISE_JUDGES)})"
+            f"pointwise judge metrics ({', '.join(pointwise_judges())})"
         )
     if len(judged) == 1:
         return judged[0]
@@ -202,6 +202,7 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
     from evalbot.run.cache import ResponseCache
     from evalbot.run.runner import ModelRunner
     from evalbot.score import JudgeRuntime, ScoreSetup, build_scorer
+    from evalbot.score.rubric import RubricScorer
 
     tree = WorkTree(options.repo_root)
     config = load_config(tree, options.config_path)
@@ -240,7 +241,7 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
             await runner.aclose()
 
     scorer, scores = asyncio.run(score_rows())
-    scale = (scorer.lo, scorer.hi) if metric.type == "llm_rubric" else None
+    scale = (scorer.lo, scorer.hi) if isinstance(scorer, RubricScorer) else None
     result = agreement(
         [s.value for s in scores],
         [row.human for row in rows],
@@ -271,7 +272,7 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
 
 
 # ---------------------------------------------------------------------------------------------
-# PR comment note and CLI
+# PR comment note
 # ---------------------------------------------------------------------------------------------
 
 
@@ -299,81 +300,3 @@ def calibration_note(
             f"{bound} (reliable ≥ {ALPHA_RELIABLE:.2f}) on {record.get('n')} labels."
         )
     return None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--labels", type=Path, required=True, help="JSONL of human-scored outputs")
-    parser.add_argument("-C", "--repo", type=Path, default=Path("."), help="repository root")
-    parser.add_argument("--config", default="evalbot.yml", help="config path in the repository")
-    parser.add_argument("--suite", help="suite of the judge metric")
-    parser.add_argument("--metric", help="the judge metric to calibrate")
-    parser.add_argument(
-        "--out", type=Path, default=Path("evalbot-calibration.json"), help="record to write"
-    )
-    parser.add_argument("--offline", action="store_true", help="answer from the cache only")
-    parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
-    parser.add_argument("--concurrency", type=int, default=8, help="judge calls in flight")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
-
-
-def _fmt(value: float | None, ci: list[float | None] | None = None) -> str:
-    if value is None:
-        return "n/a"
-    if ci and ci[0] is not None and ci[1] is not None:
-        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-    return f"{value:.3f}"
-
-
-def summary(record: dict[str, Any]) -> str:
-    cis = record.get("cis", {})
-    lines = [
-        f"Judge {record['judge_model']} on {record['suite']}/{record['metric']}: "
-        f"n={record['n']} ({record['n_dropped']} dropped)",
-        f"  Cohen's κ            {_fmt(record.get('kappa'), cis.get('kappa'))}",
-    ]
-    if record.get("weighted_kappa") is not None:
-        lines.append(
-            f"  quadratic κ          {_fmt(record['weighted_kappa'], cis.get('weighted_kappa'))}"
-        )
-    lines += [
-        f"  Krippendorff α ({record['alpha_level']}) {_fmt(record.get('alpha'), cis.get('alpha'))}",
-        f"  Spearman ρ           {_fmt(record.get('spearman'), cis.get('spearman'))}",
-    ]
-    ceiling = record.get("ceiling")
-    if ceiling:
-        lines.append(
-            f"  human–human ceiling  α {_fmt(ceiling.get('alpha'), ceiling.get('alpha_ci'))} "
-            f"(n={ceiling['n']}, {ceiling['raters']} raters)"
-        )
-    low = cis.get("alpha", [None])[0]
-    lines.append(
-        f"Verdict: {record['verdict']} (α lower bound {_fmt(low)}; "
-        f"reliable ≥ {ALPHA_RELIABLE}, tentative ≥ {ALPHA_TENTATIVE})"
-    )
-    return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    """CLI handler: 0 when the judge is reliable or tentative, 1 when unreliable."""
-    repo = args.repo.resolve()
-    raw_hosts = os.environ.get("EVALBOT_ALLOWED_HOSTS", "").split(",")
-    hosts = tuple(h.strip().lower() for h in raw_hosts if h.strip())
-    options = CalibrationOptions(
-        labels=args.labels,
-        repo_root=repo,
-        config_path=args.config,
-        suite=args.suite,
-        metric=args.metric,
-        offline=args.offline,
-        cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
-        concurrency=max(1, args.concurrency),
-        seed=args.seed,
-        n_resamples=max(100, args.bootstrap),
-        allowed_hosts=hosts or None,
-    )
-    record = calibrate(options, env=os.environ)
-    write_atomic(args.out, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    print(summary(record))
-    print(f"Record written to {args.out}; point judge.calibration in evalbot.yml at it.")
-    return 1 if record["verdict"] == "unreliable" else 0

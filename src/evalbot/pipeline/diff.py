@@ -31,7 +31,6 @@ from evalbot.pipeline.suite import (
     finish_suite,
     generate_suite,
     prepare_suite,
-    sum_usage,
 )
 from evalbot.records import (
     GateStatus,
@@ -47,7 +46,7 @@ from evalbot.safe_paths import safe_output_dir
 from evalbot.scrub import Scrubber
 from evalbot.trust import code_environment
 
-__all__ = ["run_diff", "verdict_of"]
+__all__ = ["finish_run", "run_diff", "verdict_of"]
 
 
 def _now() -> str:
@@ -129,7 +128,7 @@ def _admit(
                 policy.check_provider_change(base_judge, suite.judge.model, label=label)
 
 
-def _finish(
+def finish_run(
     result: RunResult,
     options: DiffOptions,
     scrubber: Scrubber | None = None,
@@ -141,8 +140,8 @@ def _finish(
     finished have no side to be counted in, yet they reached the endpoint."""
     evaluated = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
     sides = [side for s in evaluated for side in (s.base, s.head) if side is not None]
-    usage = sum_usage([s.usage for s in sides])
-    judge_usage = sum_usage([s.judge_usage for s in sides])
+    usage = Usage.total([s.usage for s in sides])
+    judge_usage = Usage.total([s.judge_usage for s in sides])
     if spent is not None:
         usage, judge_usage = spent["generate"], spent["judge"]
     result = result.model_copy(
@@ -233,7 +232,7 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             for s in chosen
         ]
         result = result.model_copy(update={"suites": planned + skipped, "verdict": "neutral"})
-        return _finish(result, options, scrubber)
+        return finish_run(result, options, scrubber)
 
     policy = options.policy
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
@@ -262,14 +261,29 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
             scrubber=scrubber,
         )
         try:
-            shared = {"config": config, "head_tree": head_tree, "runner": runner}
             prepared = [
-                prepare_suite(s, base_tree=base_tree, options=options, **shared) for s in chosen
+                prepare_suite(
+                    s,
+                    config=config,
+                    head_tree=head_tree,
+                    base_tree=base_tree,
+                    runner=runner,
+                    options=options,
+                )
+                for s in chosen
             ]
             _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
-            outputs = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
-            for suite, suite_outputs in zip(prepared, outputs, strict=True):
-                done.append(await finish_suite(suite, suite_outputs, options=options, **shared))
+            generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
+            for suite, suite_generated in zip(prepared, generated, strict=True):
+                finished = await finish_suite(
+                    suite,
+                    suite_generated,
+                    config=config,
+                    head_tree=head_tree,
+                    runner=runner,
+                    options=options,
+                )
+                done.append(finished)
         finally:
             await runner.aclose()
             spent.update(generate=runner.usage("generate"), judge=runner.usage("judge"))
@@ -287,8 +301,8 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
         result = result.model_copy(
             update={"suites": done + errored + skipped, "verdict": "error", "summary": str(exc)}
         )
-        _finish(result, options, scrubber, spent=spent or None)
+        finish_run(result, options, scrubber, spent=spent or None)
         raise
     suites = done + skipped
     result = result.model_copy(update={"suites": suites, "verdict": verdict_of(suites)})
-    return _finish(result, options, scrubber)
+    return finish_run(result, options, scrubber)

@@ -34,7 +34,6 @@ __all__ = [
     "score_pairs",
     "score_side",
     "served_by",
-    "usage_delta",
     "usage_of",
     "with_error_rate",
 ]
@@ -180,7 +179,7 @@ async def score_side(
         scores=scores,
         score_details=details,
         usage=usage_of(outputs),
-        judge_usage=usage_delta(judge_before, judge_after),
+        judge_usage=judge_after.since(judge_before),
         error_rate=_share([any(not c.ok for c in row) for row in outputs]),
     )
 
@@ -244,18 +243,6 @@ def with_error_rate(
             "error_rate": _share([a or b for a, b in pairs]),
             "judge_errors": sum(1 for a, b in pairs if b and not a),
         }
-    )
-
-
-def usage_delta(before: Usage, after: Usage) -> Usage:
-    return Usage(
-        requests=after.requests - before.requests,
-        sent=after.sent - before.sent,
-        cache_hits=after.cache_hits - before.cache_hits,
-        errors=after.errors - before.errors,
-        input_tokens=after.input_tokens - before.input_tokens,
-        output_tokens=after.output_tokens - before.output_tokens,
-        cost_usd=after.cost_usd - before.cost_usd,
     )
 
 

@@ -11,10 +11,10 @@ from evalbot.errors import EvaluationError, UserError
 from evalbot.inputs.config import GateConfig, Threshold
 from evalbot.options import DiffOptions
 from evalbot.pipeline.analyze import analyze_suite
-from evalbot.pipeline.diff import _finish, verdict_of
+from evalbot.pipeline.diff import finish_run, verdict_of
 from evalbot.pipeline.evaluate import served_by, usage_of
-from evalbot.pipeline.suite import sum_usage, with_pairwise_diagnostics
-from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus
+from evalbot.pipeline.suite import with_pairwise_diagnostics
+from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
 
 __all__ = ["merge_results"]
 
@@ -77,7 +77,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             "notes": [*first.notes, f"Merged from {len(parts)} shard result(s)."],
         }
     )
-    return _finish(result, options)
+    return finish_run(result, options)
 
 
 def _concat(sides: list[SideRun]) -> SideRun:
@@ -99,7 +99,7 @@ def _concat(sides: list[SideRun]) -> SideRun:
             },
             "usage": usage_of(outputs),
             "served_by": served_by(outputs),
-            "judge_usage": sum_usage([s.judge_usage for s in sides]),
+            "judge_usage": Usage.total([s.judge_usage for s in sides]),
             "error_rate": sum(s.error_rate * len(s.example_ids) for s in sides) / max(len(ids), 1),
             "judge_errors": sum(s.judge_errors for s in sides),
         }

@@ -13,7 +13,7 @@ from evalbot.inputs.config import EvalbotConfig, SuiteConfig, load_model_config,
 from evalbot.inputs.detect import SuiteSelection
 from evalbot.inputs.golden import load_golden
 from evalbot.inputs.tree import FileTree
-from evalbot.options import DiffOptions
+from evalbot.options import DiffOptions, parse_shard
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.pipeline.analyze import analyze_suite, errored_out
 from evalbot.pipeline.evaluate import (
@@ -23,28 +23,35 @@ from evalbot.pipeline.evaluate import (
     plan_side,
     score_pairs,
     score_side,
-    usage_delta,
     with_error_rate,
 )
-from evalbot.records import Example, MetricKind, SideRun, SuiteResult, SuiteStatus, Usage
+from evalbot.records import (
+    Completion,
+    Example,
+    MetricKind,
+    SideRun,
+    SuiteResult,
+    SuiteStatus,
+    Usage,
+)
 from evalbot.run.runner import ModelRunner
 from evalbot.score.base import (
-    JUDGED_TYPES,
     JudgeRuntime,
     PairScorer,
     Scorer,
     ScoreSetup,
     build_scorer,
+    judged_types,
 )
 from evalbot.score.builtins import builtin_scorers
 
 __all__ = [
+    "Generated",
     "PreparedSuite",
     "finish_suite",
     "generate_suite",
     "in_shard",
     "prepare_suite",
-    "sum_usage",
     "with_pairwise_diagnostics",
 ]
 
@@ -53,21 +60,15 @@ def in_shard(example: Example, shard: str | None) -> bool:
     """Shard K/N holds the examples whose id hashes to bucket K-1 (stable across machines)."""
     if not shard:
         return True
-    k, n = (int(x) for x in shard.split("/"))
+    k, n = parse_shard(shard)
     bucket = int(hashlib.sha256(example.id.encode()).hexdigest()[:8], 16) % n
     return bucket == k - 1
-
-
-def sum_usage(usages: list[Usage]) -> Usage:
-    fields = ("requests", "sent", "cache_hits", "errors", "input_tokens", "output_tokens")
-    total = {f: sum(getattr(u, f) for u in usages) for f in fields}
-    return Usage(**total, cost_usd=sum(u.cost_usd for u in usages))
 
 
 def _judge_runtime(
     config: EvalbotConfig, selection: SuiteSelection, tree: FileTree, runner: ModelRunner
 ) -> JudgeRuntime | None:
-    judged = [m for m in selection.suite.metrics if m.type in JUDGED_TYPES]
+    judged = [m for m in selection.suite.metrics if m.type in judged_types()]
     if not judged:
         return None
     judge = config.judge_for(selection.suite)
@@ -171,21 +172,28 @@ def prepare_suite(
     )
 
 
-async def generate_suite(prepared: PreparedSuite, runner: ModelRunner) -> list:
+@dataclass(frozen=True)
+class Generated:
+    """Both sides' generations of one suite: ``head[i][k]`` is sample k of example i."""
+
+    head: list[list[Completion]]
+    base: list[list[Completion]] | None
+
+
+async def generate_suite(prepared: PreparedSuite, runner: ModelRunner) -> Generated:
     """Both sides' generations; suites may generate concurrently (one shared semaphore)."""
-    return list(
-        await asyncio.gather(
-            *(
-                generate(p, prepared.examples, samples=prepared.samples, runner=runner)
-                for p in prepared.plans
-            )
+    sides = await asyncio.gather(
+        *(
+            generate(p, prepared.examples, samples=prepared.samples, runner=runner)
+            for p in prepared.plans
         )
     )
+    return Generated(head=sides[0], base=sides[1] if prepared.base_plan is not None else None)
 
 
 async def finish_suite(
     prepared: PreparedSuite,
-    outputs: list,
+    generated: Generated,
     *,
     config: EvalbotConfig,
     head_tree: FileTree,
@@ -194,34 +202,34 @@ async def finish_suite(
 ) -> SuiteResult:
     """Score (one side at a time, so judge usage is attributed), compare, gate."""
     suite, examples, built = prepared.selection.suite, prepared.examples, prepared.built
-    scorers = [s for s, _ in built if not hasattr(s, "compare")]
-    pair_scorers = [s for s, _ in built if hasattr(s, "compare")]
+    scorers = [s for s, _ in built if not isinstance(s, PairScorer)]
+    pair_scorers = [s for s, _ in built if isinstance(s, PairScorer)]
     infos = [metric_info(s, t) for s, t in built]
     notes = list(prepared.notes)
     head = await score_side(
-        prepared.head_plan, examples, outputs[0], scorers=scorers, runner=runner
+        prepared.head_plan, examples, generated.head, scorers=scorers, runner=runner
     )
     base: SideRun | None = None
-    if prepared.base_plan is not None:
+    if prepared.base_plan is not None and generated.base is not None:
         base = await score_side(
-            prepared.base_plan, examples, outputs[1], scorers=scorers, runner=runner
+            prepared.base_plan, examples, generated.base, scorers=scorers, runner=runner
         )
-    if base is not None and pair_scorers:
+    if base is not None and generated.base is not None and pair_scorers:
         judge_before = runner.usage("judge")
         pair_values, pair_details = await score_pairs(
-            pair_scorers, examples, outputs[1], outputs[0]
+            pair_scorers, examples, generated.base, generated.head
         )
-        pair_usage = usage_delta(judge_before, runner.usage("judge"))
+        pair_usage = runner.usage("judge").since(judge_before)
         head = head.model_copy(
             update={
                 "scores": {**head.scores, **pair_values},
                 "score_details": {**head.score_details, **pair_details},
-                "judge_usage": sum_usage([head.judge_usage, pair_usage]),
+                "judge_usage": Usage.total([head.judge_usage, pair_usage]),
             }
         )
     if base is None:
         infos = [i for i in infos if i.kind != MetricKind.PAIRWISE]
-    judged = {s.name for s, t in built if t in JUDGED_TYPES}
+    judged = {s.name for s, t in built if t in judged_types()}
     head = with_error_rate(head, judged, pairwise={s.name for s in pair_scorers}, other=base)
     if base is not None:
         base = with_error_rate(base, judged)
@@ -281,7 +289,7 @@ def _error_notes(
     """Why a suite's gate is ``error``: the error budget a side overran (outputs and judge
     calls counted apart), and blocking metrics left with no score; each quotes the first error."""
     notes: list[str] = []
-    judged = [i.name for i in infos if i.type in JUDGED_TYPES]
+    judged = [i.name for i in infos if i.type in judged_types()]
     over = set()
     for side in (s for s in (base, head) if s is not None):
         if side.error_rate <= max_error_rate:

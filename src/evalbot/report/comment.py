@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from evalbot.options import check_name_problem
 from evalbot.records import RunResult, SuiteResult, SuiteStatus
 from evalbot.report.escape import escape_cell
 from evalbot.report.formatting import Unit, plural, scale_for
@@ -39,12 +40,11 @@ SUMMARY_LIMIT_BYTES = 1_000_000
 """Under the 1 MiB step-summary limit, with room for anything else the job appends."""
 
 _VERDICT_MARKERS = {"pass": "✅", "fail": "❌", "neutral": "⚪", "error": "❗"}
-_CHECK_NAME_FORBIDDEN = re.compile(r"--|[<>\r\n]")
 
 
 def comment_marker(check_name: str = "evalbot") -> str:
     """The hidden first line the publisher looks for: ``<!-- evalbot:{check_name} -->``."""
-    if not check_name or _CHECK_NAME_FORBIDDEN.search(check_name):
+    if check_name_problem(check_name):
         raise ValueError(f"check name {check_name!r} cannot go in an HTML comment")
     return f"<!-- evalbot:{check_name} -->"
 
@@ -261,9 +261,9 @@ def _fit(doc: _Document) -> str:
         if doc.fits(text):
             return text
     if blocks:
-        text = _greedy(doc, blocks, trimmed)
-        if text is not None:
-            return text
+        greedy = _greedy(doc, blocks, trimmed)
+        if greedy is not None:
+            return greedy
         trimmed = ["flipped examples omitted"]
     else:
         text = doc.assemble({})

@@ -109,7 +109,7 @@ class Scale:
 
 def scale_for(unit: Unit, refs: Iterable[float | None]) -> Scale:
     """A scale suited to the largest finite magnitude among ``refs``."""
-    ref = max((abs(x) for x in refs if _finite(x) is not None), default=0.0)
+    ref = max((abs(f) for x in refs if (f := _finite(x)) is not None), default=0.0)
     if unit == Unit.PERCENT:
         return Scale(factor=100, decimals=1, suffix="%", delta_suffix=" pts")
     if unit == Unit.MS:

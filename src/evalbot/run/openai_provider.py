@@ -320,13 +320,14 @@ class OpenAIProvider:
         try:
             # httpx.Response, streamed: the headers tell which deployment answered, and the body
             # is read here, capped (a 100 MB answer is never held whole).
-            response = await client.post(
+            response = await client.post(  # type: ignore[call-overload]  # (1)
                 "/chat/completions",
                 body=body,
                 cast_to=httpx.Response,
                 stream=True,
                 options=options,
             )
+            # (1) options is the SDK's RequestOptions, a TypedDict it does not export.
         except (
             openai.AuthenticationError,
             openai.PermissionDeniedError,

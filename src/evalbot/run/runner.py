@@ -20,6 +20,7 @@ import numpy as np
 
 from evalbot.errors import CacheMissError, EvalbotError, ProviderError, UserError
 from evalbot.inputs.config import ModelConfig
+from evalbot.options import DEFAULT_CONCURRENCY
 from evalbot.records import Completion, Message, ModelRequest, Usage
 from evalbot.run.cache import ResponseCache, cacheable, request_key
 from evalbot.run.exec_provider import ExecProvider
@@ -131,7 +132,7 @@ class ModelRunner:
         self,
         *,
         cache: ResponseCache | None = None,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         offline: bool = False,
         env: Mapping[str, str] | None = None,
         allowed_hosts: Sequence[str] | None = None,

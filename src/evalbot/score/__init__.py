@@ -7,29 +7,38 @@ and ``base`` imports neither, so the package has no import cycle.
 
 from __future__ import annotations
 
-from evalbot.score import judges, metrics
+from evalbot.score import judges, metrics, word_count
 from evalbot.score.base import (
-    JUDGED_TYPES,
     JudgeRuntime,
+    MetricSpec,
     PairScorer,
     Score,
     Scorer,
     ScoreSetup,
     build_scorer,
+    judged_types,
+    metric_specs,
+    proportion_types,
     register,
     registered_types,
+    spec_for,
 )
 
 __all__ = [
-    "JUDGED_TYPES",
     "JudgeRuntime",
+    "MetricSpec",
     "PairScorer",
     "Score",
     "ScoreSetup",
     "Scorer",
     "build_scorer",
+    "judged_types",
     "judges",
+    "metric_specs",
     "metrics",
+    "proportion_types",
     "register",
     "registered_types",
+    "spec_for",
+    "word_count",
 ]

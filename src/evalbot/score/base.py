@@ -26,29 +26,20 @@ if TYPE_CHECKING:
     from evalbot.run.runner import ModelRunner
 
 __all__ = [
-    "JUDGED_TYPES",
     "JudgeRuntime",
+    "MetricSpec",
     "PairScorer",
     "Score",
     "ScoreSetup",
     "Scorer",
     "build_scorer",
+    "judged_types",
+    "metric_specs",
+    "proportion_types",
     "register",
     "registered_types",
+    "spec_for",
 ]
-
-
-JUDGED_TYPES = frozenset(
-    {
-        "llm_rubric",
-        "pairwise",
-        "faithfulness",
-        "answer_relevance",
-        "context_precision",
-        "context_recall",
-    }
-)
-"""Metric types graded by an LLM judge (they need a judge model and count judge usage)."""
 
 
 @dataclass(frozen=True)
@@ -99,36 +90,88 @@ class ScoreSetup:
 
 
 Factory = Callable[[MetricConfig, ScoreSetup], "Scorer | PairScorer"]
-_REGISTRY: dict[str, Factory] = {}
 
 
-def register(*types: str) -> Callable[[Factory], Factory]:
-    """Decorator: ``@register("contains", "icontains")`` makes a factory available by type name."""
+@dataclass(frozen=True)
+class MetricSpec:
+    """Everything the rest of evalbot may know about a metric type, declared once, next to its
+    factory, by ``@register``. Every list of metric types is derived from these specs."""
+
+    type: str
+    factory: Factory
+    kind: MetricKind
+    """The statistical kind of its scores (picks the paired test)."""
+    needs_judge: bool = False
+    """Graded by an LLM judge: needs a judge model and counts judge usage."""
+    proportion: bool = False
+    """Scores are fractions in [0, 1] (pass rates, win rates, RAG ratios): so are thresholds."""
+    higher_is_better: bool = True
+    """The default direction (a metric config's ``higher_is_better`` overrides it)."""
+
+
+_REGISTRY: dict[str, MetricSpec] = {}
+
+
+def register(
+    *types: str,
+    kind: MetricKind,
+    needs_judge: bool = False,
+    proportion: bool = False,
+    higher_is_better: bool = True,
+) -> Callable[[Factory], Factory]:
+    """Decorator: ``@register("contains", kind=MetricKind.BINARY, proportion=True)`` makes a
+    factory available by type name, with the facts the config, validate and the pipeline use."""
 
     def decorate(factory: Factory) -> Factory:
         for name in types:
-            _REGISTRY[name] = factory
+            if name in _REGISTRY:
+                raise RuntimeError(f"metric type {name!r} is registered twice")
+            _REGISTRY[name] = MetricSpec(
+                name, factory, kind, needs_judge, proportion, higher_is_better
+            )
         return factory
 
     return decorate
 
 
+# The registry is filled by importing ``evalbot.score``, which every import of this module does
+# first (the package __init__ imports the modules that register).
+
+
 def registered_types() -> list[str]:
-    # Filled by importing ``evalbot.score``, which every import of this module does first.
     return sorted(_REGISTRY)
+
+
+def metric_specs() -> list[MetricSpec]:
+    """In registration order (the order error messages list them in)."""
+    return list(_REGISTRY.values())
+
+
+def spec_for(metric_type: str) -> MetricSpec | None:
+    return _REGISTRY.get(metric_type)
+
+
+def judged_types() -> frozenset[str]:
+    """Metric types graded by an LLM judge (they need a judge model and count judge usage)."""
+    return frozenset(s.type for s in _REGISTRY.values() if s.needs_judge)
+
+
+def proportion_types() -> frozenset[str]:
+    """Metric types whose values are fractions in [0, 1]."""
+    return frozenset(s.type for s in _REGISTRY.values() if s.proportion)
 
 
 def build_scorer(metric: MetricConfig, setup: ScoreSetup, *, where: str) -> Scorer | PairScorer:
     """Build the scorer for one metric config; ``where`` names the config file for errors."""
-    factory = _REGISTRY.get(metric.type)
-    if factory is None:
+    spec = _REGISTRY.get(metric.type)
+    if spec is None:
         raise ConfigError(
             f"metric {metric.name!r}: unknown type {metric.type!r}",
             file=where,
             hint=f"use one of {', '.join(sorted(_REGISTRY))}",
         )
     try:
-        return factory(metric, setup)
+        return spec.factory(metric, setup)
     except ConfigError:
         raise
     except (TypeError, ValueError, KeyError) as exc:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from evalbot.errors import ConfigError
 from evalbot.inputs.config import MetricConfig
-from evalbot.score.base import PairScorer, Scorer, ScoreSetup, register
+from evalbot.records import MetricKind
+from evalbot.score.base import PairScorer, Scorer, ScoreSetup, register, spec_for
 from evalbot.score.judge_io import NoJudgeError
 from evalbot.score.pairwise import PairwiseScorer, build_pairwise, pairwise_diagnostics
 from evalbot.score.rag import (
@@ -41,22 +42,27 @@ __all__ = [
 ]
 
 
-@register("llm_rubric")
+@register("llm_rubric", kind=MetricKind.CONTINUOUS, needs_judge=True)
 def _llm_rubric(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     return build_rubric(metric, setup)
 
 
-@register("pairwise")
+@register("pairwise", kind=MetricKind.PAIRWISE, needs_judge=True, proportion=True)
 def _pairwise(metric: MetricConfig, setup: ScoreSetup) -> PairScorer:
     return build_pairwise(metric, setup)
 
 
-@register("faithfulness", "answer_relevance", "context_precision", "context_recall")
+@register(
+    "faithfulness",
+    "answer_relevance",
+    "context_precision",
+    "context_recall",
+    kind=MetricKind.CONTINUOUS,
+    needs_judge=True,
+    proportion=True,
+)
 def _rag(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     return build_rag(metric, setup)
-
-
-_FACTORIES = {"llm_rubric": _llm_rubric, "pairwise": _pairwise}
 
 
 def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> None:
@@ -64,9 +70,11 @@ def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> N
 
     Raises ``ConfigError`` naming ``where`` (the config file) on a bad option or missing file.
     """
-    factory = _FACTORIES.get(metric.type, _rag)
+    spec = spec_for(metric.type)
+    if spec is None or not spec.needs_judge:
+        raise ValueError(f"{metric.type!r} is not a judge metric type")
     try:
-        factory(metric, ScoreSetup(tree=tree))
+        spec.factory(metric, ScoreSetup(tree=tree))
     except NoJudgeError:
         return  # every other check passed; whether a judge is configured is validate's concern
     except (TypeError, ValueError, KeyError) as exc:

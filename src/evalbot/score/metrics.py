@@ -39,7 +39,6 @@ from evalbot.score.builtins import (
 )
 
 __all__ = [
-    "DETERMINISTIC_TYPES",
     "CostUsd",
     "ErrorRate",
     "LatencyMs",
@@ -48,16 +47,7 @@ __all__ = [
     "extract_number",
 ]
 
-DETERMINISTIC_TYPES = (
-    "equals",
-    "contains",
-    "icontains",
-    "not_contains",
-    "regex",
-    "json_valid",
-    "json_schema",
-    "numeric_close",
-)
+_BINARY = MetricKind.BINARY
 
 _SHORT = 120
 MAX_SCHEMA_BYTES = 1024 * 1024
@@ -214,7 +204,7 @@ class _Match(_Metric):
         return Score(0.0, details)
 
 
-@register("equals", "contains", "icontains", "not_contains")
+@register("equals", "contains", "icontains", "not_contains", kind=_BINARY, proportion=True)
 def _match_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     mode = metric.type
     allowed = {"value", "ignore_case"}
@@ -307,7 +297,7 @@ def _regex_flags(value: Any) -> int:
     return flags
 
 
-@register("regex")
+@register("regex", kind=_BINARY, proportion=True)
 def _regex_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     options = _options(metric, {"pattern", "flags", "fullmatch"})
     pattern = options.get("pattern")
@@ -363,7 +353,7 @@ class _JsonValid(_Metric):
         return Score(0.0, {"missed": problem}) if problem else Score(1.0)
 
 
-@register("json_valid")
+@register("json_valid", kind=_BINARY, proportion=True)
 def _json_valid_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     options = _options(metric, {"allow_fences"})
     return _JsonValid(
@@ -492,7 +482,7 @@ def _ref_loop(schema: Any) -> list[str] | None:
     return None
 
 
-@register("json_schema")
+@register("json_schema", kind=_BINARY, proportion=True)
 def _json_schema_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     options = _options(metric, {"schema", "allow_fences"})
     if "schema" not in options:
@@ -562,7 +552,7 @@ class _NumericClose(_Metric):
         return Score(1.0 if ok else 0.0, {"got": got, "expected": target})
 
 
-@register("numeric_close")
+@register("numeric_close", kind=_BINARY, proportion=True)
 def _numeric_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
     options = _options(metric, {"value", "tolerance", "rel_tolerance"})
     values = _templates(metric, "value", "{{expected}}")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 __all__ = [
@@ -116,7 +117,7 @@ def _alpha_from_counts(values: np.ndarray, counts: np.ndarray, level: AlphaLevel
     disagreement_expected = float((np.outer(n_c, n_c) * delta).sum())
     if disagreement_expected == 0:
         return math.nan
-    return 1.0 - (n - 1) * float((coincidence * delta).sum()) / disagreement_expected
+    return float(1.0 - (n - 1) * float((coincidence * delta).sum()) / disagreement_expected)
 
 
 def krippendorff_alpha(reliability_data: Sequence[Sequence[float]], *, level: AlphaLevel) -> float:
@@ -132,7 +133,7 @@ def krippendorff_alpha(reliability_data: Sequence[Sequence[float]], *, level: Al
     return _alpha_from_counts(values, counts, level)
 
 
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+def spearman(a: ArrayLike, b: ArrayLike) -> float:
     """Spearman's ρ (NaN when either side is constant)."""
     x = np.asarray(a, dtype=float)
     y = np.asarray(b, dtype=float)
@@ -301,8 +302,8 @@ def agreement(
         for lv in ("nominal", "ordinal", "interval")
     }
     if binary:
-        positive = human_cat == cats[1]  # type: ignore[index]
-        judged_positive = judge_cat == cats[1]  # type: ignore[index]
+        positive = np.asarray(human_cat == cats[1], dtype=bool)  # type: ignore[index]
+        judged_positive = np.asarray(judge_cat == cats[1], dtype=bool)  # type: ignore[index]
         result["sensitivity"] = _finite(
             float(np.mean(judged_positive[positive])) if positive.any() else None
         )

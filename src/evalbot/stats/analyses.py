@@ -160,6 +160,7 @@ def signflip(p: Paired, margin: float, alpha: float, rng: np.random.Generator) -
         outcome.extra["delta_range"] = [low, high]
     outcome.mde = margin + _z_sum(alpha) * sd / math.sqrt(n)
     outcome.extra.update({"sd_delta": sd, "nonzero": int(np.count_nonzero(g))})
+    assert outcome.lower_good is not None and outcome.upper_good is not None  # set above
     if not (math.isfinite(outcome.lower_good) and math.isfinite(outcome.upper_good)):
         outcome.notes.append(
             f"{n} examples are too few for a {1 - 2 * alpha:.0%} sign-flip interval: "

@@ -58,7 +58,7 @@ def betting_p(
     lam = np.minimum(np.sqrt(2 * math.log(1 / alpha) / (n * variance)), _CAP / edge)
     step = lam * (d - delta0) if side == "greater" else -lam * (d - delta0)
     log_capital = np.cumsum(np.log1p(np.maximum(step, -1 + 1e-12)), axis=1)
-    return np.minimum(1.0, np.exp(-np.maximum(log_capital.max(axis=1), 0.0)))
+    return np.asarray(np.minimum(1.0, np.exp(-np.maximum(log_capital.max(axis=1), 0.0))))
 
 
 def betting_bounds(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -71,9 +72,46 @@ def _snap(outcome: analyses.Outcome, max_drop: float) -> None:
                 setattr(outcome, name, point)
 
 
-def _not_compared(common: dict, note: str, **fields: object) -> MetricComparison:
+class _Common(TypedDict):
+    """The fields every comparison of one metric shares, whatever the data allowed."""
+
+    metric: str
+    kind: MetricKind
+    higher_is_better: bool
+    max_drop: float
+    confidence: float
+    blocking: bool
+
+
+class _Counted(_Common):
+    """And, once the pairs are known, their counts and means."""
+
+    n: int
+    n_dropped: int
+    samples: int
+    clusters: int | None
+    base_mean: float | None
+    head_mean: float | None
+
+
+def _not_compared(
+    common: _Common,
+    note: str,
+    *,
+    n: int,
+    samples: int,
+    n_dropped: int = 0,
+    head_mean: float | None = None,
+) -> MetricComparison:
     return MetricComparison(
-        **common, test="none", verdict=Verdict.NOT_COMPARED, notes=[note], **fields
+        **common,
+        test="none",
+        verdict=Verdict.NOT_COMPARED,
+        notes=[note],
+        n=n,
+        samples=samples,
+        n_dropped=n_dropped,
+        head_mean=head_mean,
     )
 
 
@@ -126,7 +164,7 @@ def compare_metric(
     _check(alpha, max_drop)
     kind = MetricKind(kind)
     sign = 1.0 if higher_is_better else -1.0
-    common = {
+    common: _Common = {
         "metric": metric,
         "kind": kind,
         "higher_is_better": higher_is_better,
@@ -156,12 +194,14 @@ def compare_metric(
             n_dropped=p.n_dropped,
             samples=p.samples,
         )
+    base_mean: float | None
+    head_mean: float | None
     if kind == MetricKind.PAIRWISE:
         base_mean, head_mean = 0.5, 0.5 + sign * float(p.good.mean())
     else:
         base_mean, head_mean = _mean(p.base), _mean(p.head)
     identical = bool(np.all(p.good == 0))
-    record = {
+    record: _Counted = {
         **common,
         "n": p.n,
         "n_dropped": p.n_dropped,

@@ -15,6 +15,7 @@ accurate there, is used instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -77,7 +78,7 @@ def _pmf(n: int, theta: float) -> np.ndarray:
         log_p = (
             log_coef + special.xlogy(b, p_b) + special.xlogy(c, p_c) + special.xlogy(same, p_same)
         )
-    return np.exp(log_p)
+    return np.asarray(np.exp(log_p))
 
 
 def p_values_all(n: int, theta: float, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -188,7 +189,7 @@ class ExactBinary:
             return tango_interval(self.worse, self.better, self.n, 1 - 2 * alpha)
         estimate = (self.better - self.worse) / self.n
 
-        def solve(fn, inside: float, outside: float) -> float:
+        def solve(fn: Callable[[float], float], inside: float, outside: float) -> float:
             # fn(inside) >= alpha (not rejected), fn(outside) < alpha; bisect the crossing to
             # 1e-5 (the comment shows 0.1 pt). The bound returned is never a rejected value.
             if fn(outside) >= alpha:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -144,12 +144,12 @@ def apply_gate(
     # Only tests that ran spend alpha: a metric that could not be compared is not in the family.
     ran = [k for k, p in enumerate(raw) if _finite(p)]
     adjusted = np.full(len(raw), np.nan)
-    adjusted[ran] = holm([raw[k] for k in ran])
+    adjusted[ran] = holm([p for p in raw if p is not None and math.isfinite(p)])
     for i, p_adj, p_raw in zip(blocking_idx, adjusted, raw, strict=True):
         c = comparisons[i]
         threshold = thresholds[c.metric]
         implicit = threshold.max_drop is None
-        margin = 0.0 if implicit else float(threshold.max_drop)
+        margin = 0.0 if threshold.max_drop is None else float(threshold.max_drop)
         if c.verdict != Verdict.NOT_COMPARED and abs(c.max_drop - margin) > 1e-12:
             raise ValueError(
                 f"{c.metric}: compared with max_drop {c.max_drop}, threshold says {margin}; "
@@ -184,7 +184,7 @@ def apply_gate(
         )
 
     with_p = [i for i in info_idx if _finite(comparisons[i].p_two_sided)]
-    q_values = (
+    q_values: Sequence[float] | np.ndarray = (
         stats.false_discovery_control([comparisons[i].p_two_sided for i in with_p], method="bh")
         if with_p
         else []
@@ -193,7 +193,7 @@ def apply_gate(
     for i in info_idx:
         q = q_by_index.get(i)
         c = comparisons[i]
-        update: dict = {
+        update: dict[str, Any] = {
             "p_adjusted": None if q is None else float(q),
             "blocking": False,
             "gate": GateStatus.INFO,

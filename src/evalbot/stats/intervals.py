@@ -144,7 +144,7 @@ def walsh_count(xs: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Number of Walsh averages (x_i + x_j)/2, i <= j, at most t (xs sorted)."""
     ordered = np.searchsorted(xs, 2.0 * t[:, None] - xs[None, :], side="right").sum(axis=1)
     diagonal = np.searchsorted(xs, t, side="right")
-    return (ordered + diagonal) // 2
+    return np.asarray((ordered + diagonal) // 2)
 
 
 def _walsh_max_below(xs: np.ndarray, t: float) -> float:
@@ -216,7 +216,7 @@ def walsh_order_statistics(
     if n <= 1500:
         i, j = np.triu_indices(n)
         averages = (xs[i] + xs[j]) / 2
-        return np.partition(averages, ranks - 1)[ranks - 1]
+        return np.asarray(np.partition(averages, ranks - 1)[ranks - 1])
     generator = rng if rng is not None else np.random.default_rng(0)
     sample = (xs[generator.integers(0, n, 200_000)] + xs[generator.integers(0, n, 200_000)]) / 2
     quantiles = ranks / total

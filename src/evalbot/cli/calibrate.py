@@ -1,0 +1,97 @@
+"""``evalbot calibrate``: its options, the summary it prints, and the record it writes. The work
+(labels, judging, agreement) is ``evalbot.pipeline.calibrate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from evalbot.fsio import write_atomic
+from evalbot.options import DEFAULT_CONCURRENCY
+from evalbot.pipeline.calibrate import CalibrationOptions, calibrate
+from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE
+
+__all__ = ["add_arguments", "run", "summary"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--labels", type=Path, required=True, help="JSONL of human-scored outputs")
+    parser.add_argument("-C", "--repo", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--config", default="evalbot.yml", help="config path in the repository")
+    parser.add_argument("--suite", help="suite of the judge metric")
+    parser.add_argument("--metric", help="the judge metric to calibrate")
+    parser.add_argument(
+        "--out", type=Path, default=Path("evalbot-calibration.json"), help="record to write"
+    )
+    parser.add_argument("--offline", action="store_true", help="answer from the cache only")
+    parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="judge calls in flight"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
+
+
+def _fmt(value: float | None, ci: list[float | None] | None = None) -> str:
+    if value is None:
+        return "n/a"
+    if ci and ci[0] is not None and ci[1] is not None:
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{value:.3f}"
+
+
+def summary(record: dict[str, Any]) -> str:
+    cis = record.get("cis", {})
+    lines = [
+        f"Judge {record['judge_model']} on {record['suite']}/{record['metric']}: "
+        f"n={record['n']} ({record['n_dropped']} dropped)",
+        f"  Cohen's κ            {_fmt(record.get('kappa'), cis.get('kappa'))}",
+    ]
+    if record.get("weighted_kappa") is not None:
+        lines.append(
+            f"  quadratic κ          {_fmt(record['weighted_kappa'], cis.get('weighted_kappa'))}"
+        )
+    lines += [
+        f"  Krippendorff α ({record['alpha_level']}) {_fmt(record.get('alpha'), cis.get('alpha'))}",
+        f"  Spearman ρ           {_fmt(record.get('spearman'), cis.get('spearman'))}",
+    ]
+    ceiling = record.get("ceiling")
+    if ceiling:
+        lines.append(
+            f"  human–human ceiling  α {_fmt(ceiling.get('alpha'), ceiling.get('alpha_ci'))} "
+            f"(n={ceiling['n']}, {ceiling['raters']} raters)"
+        )
+    low = cis.get("alpha", [None])[0]
+    lines.append(
+        f"Verdict: {record['verdict']} (α lower bound {_fmt(low)}; "
+        f"reliable ≥ {ALPHA_RELIABLE}, tentative ≥ {ALPHA_TENTATIVE})"
+    )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """CLI handler: 0 when the judge is reliable or tentative, 1 when unreliable."""
+    repo = args.repo.resolve()
+    raw_hosts = os.environ.get("EVALBOT_ALLOWED_HOSTS", "").split(",")
+    hosts = tuple(h.strip().lower() for h in raw_hosts if h.strip())
+    options = CalibrationOptions(
+        labels=args.labels,
+        repo_root=repo,
+        config_path=args.config,
+        suite=args.suite,
+        metric=args.metric,
+        offline=args.offline,
+        cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
+        concurrency=max(1, args.concurrency),
+        seed=args.seed,
+        n_resamples=max(100, args.bootstrap),
+        allowed_hosts=hosts or None,
+    )
+    record = calibrate(options, env=os.environ)
+    write_atomic(args.out, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    print(summary(record))
+    print(f"Record written to {args.out}; point judge.calibration in evalbot.yml at it.")
+    return 1 if record["verdict"] == "unreliable" else 0

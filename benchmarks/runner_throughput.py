@@ -1,22 +1,33 @@
-"""Throughput of ModelRunner against the loopback fake: how close to the concurrency floor?
+"""Throughput of ModelRunner against the loopback fake, next to a bare httpx client.
 
-    python benchmarks/runner_throughput.py [--n 1000] [--concurrency 16] [--latency 0.05]
-                                           [--server thread|process]
+    python benchmarks/runner_throughput.py [--repeat 1] [--workload 1 --workload 2]
+    python benchmarks/runner_throughput.py --n 500 --concurrency 32 --latency 0.01
 
-N examples x 2 sides (distinct prompts, so nothing is de-duplicated) go through one runner with
-a fresh cache; the floor is requests x latency / concurrency, the time a perfect client would
-take. A second pass over a warm cache must send nothing.
+Two workloads by default (issue 12): 1,000 examples x 2 sides at concurrency 16 with 50 ms
+latency, and 10,000 x 2 at concurrency 64 with 20 ms. For each, the same requests (distinct
+prompts, so nothing is de-duplicated) go through
 
-``--server process`` (the default) runs the fake in a child process, as a real endpoint is on
-another machine; ``thread`` runs it in this process, where its handler threads compete with the
-runner's event loop for the GIL.
+* ``bare``: plain ``httpx.AsyncClient`` (connection pool sized to the concurrency, a semaphore,
+  ``json.loads`` of each answer) — what the machine and the fake server allow at best;
+* ``evalbot``: one ``ModelRunner`` with a fresh on-disk cache, then a second pass over the warm
+  cache, which must send nothing.
+
+The floor is requests x latency / concurrency, the time a perfect client would take. Both
+clients run against the same fake server (a child process, as a real endpoint is on another
+machine), each in a fresh interpreter so that its peak RSS is its own. On a shared, loaded
+machine the bare client's ratio says how much of evalbot's is the machine: compare the two.
+``--repeat N`` alternates the clients N times and prints medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,82 +36,161 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.fakes
 
-from evalbot.inputs.config import ModelConfig  # noqa: E402
-from evalbot.records import Message  # noqa: E402
-from evalbot.run.cache import ResponseCache  # noqa: E402
-from evalbot.run.runner import ModelRunner, build_request  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+WORKLOADS = {1: (1000, 16, 0.05), 2: (10000, 64, 0.02)}
+"""Issue 12's two workloads: examples per side, concurrency, latency (s)."""
 
 
 def _serve(latency_s: float, urls: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
+    from tests.fakes.openai_server import FakeOpenAI
+
     with FakeOpenAI(latency_s=latency_s) as fake:
+        fake.requests = _Discard()  # type: ignore[assignment]  # 20,000 bodies kept for nothing
+        fake.auth_headers = _Discard()  # type: ignore[assignment]
         urls.put(fake.base_url)
         stop.wait()
 
 
-async def _pass(
-    base_url: str, cache: ResponseCache, n: int, concurrency: int
-) -> tuple[int, float, float]:
+class _Discard(list):
+    def append(self, item: object) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _prompts(n: int) -> list[str]:
+    return [f"{side} example {i}" for side in ("base", "head") for i in range(n)]
+
+
+async def _bare(base_url: str, n: int, concurrency: int) -> dict:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    slots = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": "Bearer test-key"}
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+
+        async def one(prompt: str) -> str:
+            body = {
+                "model": "bench-model",
+                "temperature": 0,
+                "messages": [{"role": "user", "content": prompt}],
+            }
+            async with slots:
+                response = await client.post("/chat/completions", json=body, headers=headers)
+            response.raise_for_status()
+            return json.loads(response.content)["choices"][0]["message"]["content"]
+
+        prompts = _prompts(n)
+        start, cpu = time.perf_counter(), time.process_time()
+        answers = await asyncio.gather(*(one(p) for p in prompts))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert len(answers) == len(prompts)
+    return {"wall": wall, "cpu": cpu, "sent": len(prompts)}
+
+
+async def _evalbot_pass(base_url: str, cache_dir: Path, n: int, concurrency: int) -> dict:
+    from evalbot.inputs.config import ModelConfig
+    from evalbot.records import Message
+    from evalbot.run.cache import ResponseCache
+    from evalbot.run.runner import ModelRunner, build_request
+
     env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "test-key"}
     config = ModelConfig(provider="openai", model="bench-model", params={"temperature": 0})
-    runner = ModelRunner(cache=cache, concurrency=concurrency, env=env)
-    requests = [
-        build_request(config, [Message(role="user", content=f"{side} example {i}")])
-        for side in ("base", "head")
-        for i in range(n)
-    ]
+    runner = ModelRunner(
+        cache=ResponseCache(cache_dir, secret=b"bench"), concurrency=concurrency, env=env
+    )
+    requests = [build_request(config, [Message(role="user", content=p)]) for p in _prompts(n)]
     try:
         start, cpu = time.perf_counter(), time.process_time()
         done = await asyncio.gather(*(runner.complete(config, r) for r in requests))
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         await runner.aclose()
     assert all(c.ok for c in done), [c.error for c in done if not c.ok][:3]
-    return runner.sent, elapsed, cpu
+    return {"wall": wall, "cpu": cpu, "sent": runner.sent}
+
+
+def _child(kind: str, base_url: str, n: int, concurrency: int) -> dict:
+    if kind == "bare":
+        result = asyncio.run(_bare(base_url, n, concurrency))
+    else:
+        with tempfile.TemporaryDirectory(prefix="evalbot-bench-") as tmp:
+            result = asyncio.run(_evalbot_pass(base_url, Path(tmp), n, concurrency))
+            warm = asyncio.run(_evalbot_pass(base_url, Path(tmp), n, concurrency))
+        result["warm_wall"], result["warm_sent"] = warm["wall"], warm["sent"]
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _run_child(kind: str, base_url: str, n: int, concurrency: int) -> dict:
+    command = [sys.executable, __file__, "--child", kind, base_url, str(n), str(concurrency)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _workload(n: int, concurrency: int, latency: float, repeat: int, label: str) -> None:
+    urls: multiprocessing.Queue = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    server = multiprocessing.Process(target=_serve, args=(latency, urls, stop), daemon=True)
+    server.start()
+    try:
+        base_url = urls.get(timeout=30)
+        runs: dict[str, list[dict]] = {"bare": [], "evalbot": []}
+        for i in range(repeat):
+            order = ("bare", "evalbot") if i % 2 == 0 else ("evalbot", "bare")
+            for kind in order:
+                runs[kind].append(_run_child(kind, base_url, n, concurrency))
+    finally:
+        stop.set()
+        server.join(timeout=5)
+    requests = 2 * n
+    floor = requests * latency / concurrency
+    median = f"median of {repeat}, " if repeat > 1 else ""
+    print(
+        f"{label}: {n:,} x 2 = {requests:,} requests, concurrency {concurrency}, "
+        f"latency {latency * 1000:g} ms; floor {floor:.2f} s ({median}server in a child process)"
+    )
+    header = f"  {'client':<8} {'wall':>8} {'wall/floor':>11} {'cpu/request':>12} {'peak RSS':>9}"
+    print(f"{header}  sent")
+    for kind, results in runs.items():
+        wall = statistics.median(r["wall"] for r in results)
+        cpu = statistics.median(r["cpu"] for r in results)
+        peak = max(r["peak_mb"] for r in results)
+        sent = max(r["sent"] for r in results)
+        ratios = ", ".join(f"{r['wall'] / floor:.3f}" for r in results)
+        each = f"  [{ratios}]" if repeat > 1 else ""
+        print(
+            f"  {kind:<8} {wall:>7.2f}s {wall / floor:>10.3f}x {cpu / requests * 1000:>9.2f} ms "
+            f"{peak:>6.0f} MB  {sent}{each}"
+        )
+    warm = runs["evalbot"]
+    print(
+        f"  evalbot warm cache: wall {statistics.median(r['warm_wall'] for r in warm):.2f} s, "
+        f"sent {max(r['warm_sent'] for r in warm)}"
+    )
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind, base_url, n, concurrency = sys.argv[2:6]
+        print(json.dumps(_child(kind, base_url, int(n), int(concurrency))))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1000, help="examples per side")
+    parser.add_argument(
+        "--workload", type=int, action="append", choices=sorted(WORKLOADS), help="default: all"
+    )
+    parser.add_argument("--n", type=int, help="a custom workload: examples per side")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency", type=float, default=0.05, help="fake latency, seconds")
-    parser.add_argument("--server", choices=["process", "thread"], default="process")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per client (medians)")
     args = parser.parse_args()
-
-    stop = None
-    proc = None
-    fake = None
-    if args.server == "process":
-        urls: multiprocessing.Queue = multiprocessing.Queue()
-        stop = multiprocessing.Event()
-        proc = multiprocessing.Process(target=_serve, args=(args.latency, urls, stop), daemon=True)
-        proc.start()
-        base_url = urls.get(timeout=30)
-    else:
-        fake = FakeOpenAI(latency_s=args.latency).start()
-        base_url = fake.base_url
-    try:
-        with tempfile.TemporaryDirectory(prefix="evalbot-bench-") as tmp:
-            cache = ResponseCache(Path(tmp))
-            requests = 2 * args.n
-            floor = requests * args.latency / args.concurrency
-            sent, cold, cpu = asyncio.run(_pass(base_url, cache, args.n, args.concurrency))
-            print(
-                f"cold: {requests} requests, sent={sent}, wall={cold:.2f}s, "
-                f"floor={floor:.2f}s ({requests}x{args.latency:g}s/{args.concurrency}), "
-                f"ratio={cold / floor:.3f}x, client cpu={cpu:.2f}s "
-                f"({cpu / requests * 1000:.2f} ms/request)  [server: {args.server}]"
-            )
-            sent, warm, cpu = asyncio.run(_pass(base_url, cache, args.n, args.concurrency))
-            print(
-                f"warm: {requests} requests, sent={sent}, wall={warm:.2f}s, client cpu={cpu:.2f}s"
-            )
-    finally:
-        if fake is not None:
-            fake.stop()
-        if stop is not None and proc is not None:
-            stop.set()
-            proc.join(timeout=5)
+    if args.n is not None:
+        _workload(args.n, args.concurrency, args.latency, args.repeat, "custom")
+        return 0
+    for number in args.workload or sorted(WORKLOADS):
+        n, concurrency, latency = WORKLOADS[number]
+        _workload(n, concurrency, latency, args.repeat, f"workload {number}")
     return 0
 
 

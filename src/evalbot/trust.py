@@ -17,10 +17,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from evalbot.errors import ConfigError
-from evalbot.inputs.config import ModelConfig
+
+if TYPE_CHECKING:  # annotations only: the CLI starts without pydantic
+    from evalbot.inputs.config import ModelConfig
 
 __all__ = [
     "CODE_PROVIDERS",

@@ -235,7 +235,8 @@ class _Parser(argparse.ArgumentParser):
         return metavar if isinstance(metavar, str) else " ".join(metavar)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``command``) one whose other subcommands carry no options."""
     parser = _Parser(
         prog="evalbot",
         description="Paired base-vs-head LLM evals with significance tests for pull requests.",
@@ -273,17 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--config", default="evalbot.yml")
     validate.set_defaults(handler=_cmd_validate)
 
-    from evalbot.cli import power
-
+    # Their options live next to their code, which needs scipy: imported only when the command
+    # line asks for them (or for the whole parser), so --version and the rest start instantly.
     power_parser = sub.add_parser("power", help="sample size / minimum detectable effect")
-    power.add_arguments(power_parser)
-    power_parser.set_defaults(handler=power.run)
+    if command in (None, "power"):
+        from evalbot.cli import power
 
-    from evalbot.cli import calibrate
+        power.add_arguments(power_parser)
+        power_parser.set_defaults(handler=power.run)
 
     calibrate_parser = sub.add_parser("calibrate", help="agreement of a judge with human labels")
-    calibrate.add_arguments(calibrate_parser)
-    calibrate_parser.set_defaults(handler=calibrate.run)
+    if command in (None, "calibrate"):
+        from evalbot.cli import calibrate
+
+        calibrate.add_arguments(calibrate_parser)
+        calibrate_parser.set_defaults(handler=calibrate.run)
 
     action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
     action.set_defaults(handler=_cmd_action)
@@ -291,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The top-level options take no value, so the first word is the command.
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help / --version exit 0, usage errors exit 2

@@ -1,0 +1,59 @@
+"""Start-up stays cheap: the CLI entry point, ``--version`` and ``validate`` import none of the
+heavy packages (scipy, numpy, openai, PyGithub); they load only on the path that uses them.
+
+Each check runs in a fresh interpreter, since this test process has imported everything already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "support-bot" / "repo"
+HEAVY = ("scipy", "numpy", "openai", "github")
+
+_PROBE = """
+import contextlib, io, json, sys
+from evalbot.cli import main
+argv = json.loads(sys.argv[1])
+code = None
+if argv is not None:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = main(argv)
+print(json.dumps({"code": code, "modules": sorted(m for m in sys.modules if "." not in m)}))
+"""
+
+
+def _loaded(argv: list[str] | None) -> tuple[int | None, set[str]]:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["code"], set(result["modules"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [None, ["--version"], ["validate", "-C", str(EXAMPLE)], ["diff", "--help"]],
+    ids=["import", "version", "validate", "diff-help"],
+)
+def test_entry_point_does_not_import_heavy_modules(argv: list[str] | None) -> None:
+    code, modules = _loaded(argv)
+    assert code in (None, 0)
+    assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_commands_that_need_scipy_still_get_their_options() -> None:
+    # power's options live next to its scipy code: asking for them loads it.
+    code, modules = _loaded(["power", "--help"])
+    assert code == 0
+    assert "scipy" in modules

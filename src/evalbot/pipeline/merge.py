@@ -5,6 +5,7 @@ Works from results.json records alone, so the shards may run on different machin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from evalbot.errors import EvaluationError, UserError
@@ -16,7 +17,7 @@ from evalbot.pipeline.evaluate import served_by, usage_of
 from evalbot.pipeline.suite import sum_usage, with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus
 
-__all__ = ["merge_results"]
+__all__ = ["check_shards_match", "merge_results"]
 
 
 def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
@@ -32,6 +33,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             raise UserError(f"not a results.json of evalbot: {exc}", file=str(path)) from exc
     if not parts:
         raise UserError("evalbot merge needs at least one results directory")
+    check_shards_match(parts, directories)
     first = parts[0]
     gate = GateConfig.model_validate(first.gate_config or {})
     suites: list[SuiteResult] = []
@@ -78,6 +80,86 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
         }
     )
     return _finish(result, options)
+
+
+# Fields every shard must share: a merge of shards that evaluated different code, data or
+# settings would report a verdict that no single run could have produced.
+_SAME = {
+    "head_sha": "head commit",
+    "base_sha": "base commit",
+    "merge_base": "merge base",
+    "config_sha256": "evalbot.yml",
+    "tool_version": "evalbot version",
+    "seed": "seed",
+    "gate_config": "gate settings",
+}
+
+
+def _suite_inputs(result: RunResult) -> dict[str, object]:
+    """Per-suite provenance (golden set, rubrics, prompt and model files of both sides)."""
+    return {
+        s.name: (
+            s.files,
+            [(d.prompt_sha256, d.model_sha256, d.sha) for d in (s.base, s.head) if d],
+        )
+        for s in result.suites
+        if s.status not in (SuiteStatus.SKIPPED, SuiteStatus.ERROR)
+    }
+
+
+def check_shards_match(parts: list[RunResult], directories: list[Path]) -> None:
+    """Refuse (exit 2, one line naming the directory) shards that cannot add up to one run:
+    different commits, config, version or inputs; the same shard twice; a missing shard."""
+    first, first_dir = parts[0], directories[0]
+    for part, directory in zip(parts[1:], directories[1:], strict=True):
+        for field, label in _SAME.items():
+            if getattr(part, field) != getattr(first, field):
+                raise UserError(
+                    f"shards disagree on the {label} ({field}: {getattr(first, field)!r} in "
+                    f"{first_dir}, {getattr(part, field)!r} here); merge shards of one run only",
+                    file=str(directory),
+                )
+        if _suite_inputs(part) != _suite_inputs(first):
+            raise UserError(
+                f"shards evaluated different suite inputs than {first_dir} (golden set, prompt, "
+                "model or rubric files differ); merge shards of one run only",
+                file=str(directory),
+            )
+    if len(parts) == 1 and first.shard is None:
+        return
+    seen: dict[int, Path] = {}
+    total = None
+    for part, directory in zip(parts, directories, strict=True):
+        if part.shard is None:
+            raise UserError(
+                "not a shard result (run without --shard) merged with others: shards overlap",
+                file=str(directory),
+            )
+        k, n = _shard_of(part.shard, directory)
+        if total is not None and n != total:
+            raise UserError(
+                f"shard {part.shard} is of a {n}-way split, the others of {total}",
+                file=str(directory),
+            )
+        total = n
+        if k in seen:
+            raise UserError(
+                f"shards overlap: shard {k}/{n} is both here and in {seen[k]}",
+                file=str(directory),
+            )
+        seen[k] = directory
+    missing = [f"{k}/{total}" for k in range(1, (total or 0) + 1) if k not in seen]
+    if missing:
+        raise UserError(
+            f"missing shard(s) {', '.join(missing)}: pass the results directory of every shard"
+        )
+
+
+def _shard_of(shard: str, directory: Path) -> tuple[int, int]:
+    match = re.fullmatch(r"([1-9][0-9]{0,5})/([1-9][0-9]{0,5})", shard)
+    if match is None or int(match[1]) > int(match[2]):
+        raise UserError(f"results.json names an invalid shard {shard!r}", file=str(directory))
+    return int(match[1]), int(match[2])
 
 
 def _concat(sides: list[SideRun]) -> SideRun:

@@ -162,22 +162,43 @@ def _shard_of(shard: str, directory: Path) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def _aligned(sides: list[SideRun]) -> bool:
+    return all(len(s.positions) == len(s.example_ids) for s in sides)
+
+
+def _golden_order(sides: list[SideRun]) -> list[int]:
+    """Permutation putting the concatenated shards back in golden-set order (identity when a
+    shard predates ``positions``)."""
+    positions = [p for s in sides for p in s.positions]
+    if not _aligned(sides):
+        return list(range(sum(len(s.example_ids) for s in sides)))
+    if len(set(positions)) != len(positions):
+        raise UserError("shards overlap: two shards hold the same golden-set position")
+    return sorted(range(len(positions)), key=positions.__getitem__)
+
+
 def _concat(sides: list[SideRun]) -> SideRun:
     first = sides[0]
-    ids = [i for s in sides for i in s.example_ids]
+    order = _golden_order(sides)
+
+    def joined(rows_of) -> list:
+        rows = [r for s in sides for r in rows_of(s)]
+        return [rows[i] for i in order]
+
+    ids = joined(lambda s: s.example_ids)
     if len(set(ids)) != len(ids):
         raise UserError("shards overlap: the same example appears in two results directories")
     metrics = list(first.scores)
-    outputs = [row for s in sides for row in s.outputs]
+    outputs = joined(lambda s: s.outputs)
     return first.model_copy(
         update={
             "example_ids": ids,
-            "groups": [g for s in sides for g in s.groups],
+            "positions": joined(lambda s: s.positions) if _aligned(sides) else [],
+            "groups": joined(lambda s: s.groups),
             "outputs": outputs,
-            "scores": {m: [r for s in sides for r in s.scores.get(m, [])] for m in metrics},
+            "scores": {m: joined(lambda s, m=m: s.scores.get(m, [])) for m in metrics},
             "score_details": {
-                m: [r for s in sides for r in s.score_details.get(m, [])]
-                for m in first.score_details
+                m: joined(lambda s, m=m: s.score_details.get(m, [])) for m in first.score_details
             },
             "usage": usage_of(outputs),
             "served_by": served_by(outputs),

@@ -159,6 +159,9 @@ def test_four_shards_merge_and_publish_exactly_like_one_run(repo, tmp_path, monk
     assert m["absolute"] == w["absolute"] and m["gate"] == w["gate"]
     assert sorted(m["flipped"]) == sorted(w["flipped"])
     assert _per_example(merged) == _per_example(whole)
+    for side in ("base", "head"):
+        for field in ("error_rate", "judge_errors", "served_by", "positions", "groups"):
+            assert m[side][field] == w[side][field], (side, field)
     assert sorted(m["head"]["example_ids"]) == sorted(w["head"]["example_ids"])
 
     with FakeGitHub() as gh:

@@ -203,7 +203,10 @@ def _concat(sides: list[SideRun]) -> SideRun:
             "usage": usage_of(outputs),
             "served_by": served_by(outputs),
             "judge_usage": sum_usage([s.judge_usage for s in sides]),
-            "error_rate": sum(s.error_rate * len(s.example_ids) for s in sides) / max(len(ids), 1),
+            # Each rate is a count over its shard's examples: recover the counts exactly, so the
+            # merged rate is the float a single run computes (count / n).
+            "error_rate": sum(round(s.error_rate * len(s.example_ids)) for s in sides)
+            / max(len(ids), 1),
             "judge_errors": sum(s.judge_errors for s in sides),
         }
     )

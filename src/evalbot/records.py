@@ -299,6 +299,9 @@ class SideRun(Record):
     groups: list[str | None] = Field(default_factory=list)
     """Cluster (``group``) of each example, aligned with example_ids; kept so ``merge`` can
     recompute clustered statistics without the golden set."""
+    positions: list[int] = Field(default_factory=list)
+    """Index of each example in the whole golden set, aligned with example_ids: ``merge`` puts
+    shards back in this order, so its sums run in the order of a single run's (same floats)."""
     outputs: list[list[Completion]]
     """outputs[i][k]: sample k of example i."""
     scores: dict[str, list[list[float | None]]]

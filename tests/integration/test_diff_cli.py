@@ -308,3 +308,49 @@ def test_suites_sharing_a_changed_model_generate_together(repo, fake, tmp_path):
     assert _diff(repo, tmp_path, "--concurrency", "24") == 0
     assert len(fake.requests) == 3 * 2 * N  # three suites, base (fake-1) and head (fake-2)
     assert timed_out and not any(timed_out)
+
+
+def _edit(path, **changes) -> None:
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def test_merge_refuses_shards_it_cannot_vouch_for(repo, fake, tmp_path, capsys):
+    repo.commit(
+        {"prompts/beta.yaml": _files({"beta": "You answer beta. " + SLOPPY})["prompts/beta.yaml"]}
+    )
+    for k in (1, 2):
+        assert _diff(repo, tmp_path, "--shard", f"{k}/2", out=f"s{k}") in (0, 1)
+    s1, s2 = tmp_path / "s1", tmp_path / "s2"
+    capsys.readouterr()
+
+    def refused(*dirs) -> str:
+        assert main(["merge", *map(str, dirs), "--out", str(tmp_path / "m")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "Traceback" not in err and len(err.splitlines()) == 1, err
+        return err
+
+    assert "missing shard(s) 2/2" in refused(s1)  # half the data is not a verdict
+    assert "shards overlap: shard 1/2" in refused(s1, s1)
+    for field, label in [
+        ("head_sha", "head commit"),
+        ("base_sha", "base commit"),
+        ("config_sha256", "evalbot.yml"),
+        ("tool_version", "evalbot version"),
+    ]:
+        bad = tmp_path / f"bad-{field}"
+        bad.mkdir()
+        (bad / "results.json").write_text((s2 / "results.json").read_text())
+        _edit(bad / "results.json", **{field: "0" * 40})
+        err = refused(s1, bad)
+        assert label in err and str(bad) in err
+    bad = tmp_path / "bad-shard"
+    bad.mkdir()
+    (bad / "results.json").write_text((s2 / "results.json").read_text())
+    _edit(bad / "results.json", shard="2/3")
+    assert "3-way split" in refused(s1, bad)
+    _edit(bad / "results.json", shard="../2")
+    assert "invalid shard" in refused(s1, bad)
+    # The complete set still merges.
+    assert main(["merge", str(s1), str(s2), "--out", str(tmp_path / "m")]) == 1

@@ -5,6 +5,7 @@ Works from results.json records alone, so the shards may run on different machin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from evalbot.errors import EvaluationError, UserError
@@ -16,7 +17,7 @@ from evalbot.pipeline.evaluate import served_by, usage_of
 from evalbot.pipeline.suite import with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
 
-__all__ = ["merge_results"]
+__all__ = ["check_shards_match", "merge_results"]
 
 
 def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
@@ -32,6 +33,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             raise UserError(f"not a results.json of evalbot: {exc}", file=str(path)) from exc
     if not parts:
         raise UserError("evalbot merge needs at least one results directory")
+    check_shards_match(parts, directories)
     first = parts[0]
     gate = GateConfig.model_validate(first.gate_config or {})
     suites: list[SuiteResult] = []
@@ -80,27 +82,131 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
     return finish_run(result, options)
 
 
+# Fields every shard must share: a merge of shards that evaluated different code, data or
+# settings would report a verdict that no single run could have produced.
+_SAME = {
+    "head_sha": "head commit",
+    "base_sha": "base commit",
+    "merge_base": "merge base",
+    "config_sha256": "evalbot.yml",
+    "tool_version": "evalbot version",
+    "seed": "seed",
+    "gate_config": "gate settings",
+}
+
+
+def _suite_inputs(result: RunResult) -> dict[str, object]:
+    """Per-suite provenance (golden set, rubrics, prompt and model files of both sides)."""
+    return {
+        s.name: (
+            s.files,
+            [(d.prompt_sha256, d.model_sha256, d.sha) for d in (s.base, s.head) if d],
+        )
+        for s in result.suites
+        if s.status not in (SuiteStatus.SKIPPED, SuiteStatus.ERROR)
+    }
+
+
+def check_shards_match(parts: list[RunResult], directories: list[Path]) -> None:
+    """Refuse (exit 2, one line naming the directory) shards that cannot add up to one run:
+    different commits, config, version or inputs; the same shard twice; a missing shard."""
+    first, first_dir = parts[0], directories[0]
+    for part, directory in zip(parts[1:], directories[1:], strict=True):
+        for field, label in _SAME.items():
+            if getattr(part, field) != getattr(first, field):
+                raise UserError(
+                    f"shards disagree on the {label} ({field}: {getattr(first, field)!r} in "
+                    f"{first_dir}, {getattr(part, field)!r} here); merge shards of one run only",
+                    file=str(directory),
+                )
+        if _suite_inputs(part) != _suite_inputs(first):
+            raise UserError(
+                f"shards evaluated different suite inputs than {first_dir} (golden set, prompt, "
+                "model or rubric files differ); merge shards of one run only",
+                file=str(directory),
+            )
+    if len(parts) == 1 and first.shard is None:
+        return
+    seen: dict[int, Path] = {}
+    total = None
+    for part, directory in zip(parts, directories, strict=True):
+        if part.shard is None:
+            raise UserError(
+                "not a shard result (run without --shard) merged with others: shards overlap",
+                file=str(directory),
+            )
+        k, n = _shard_of(part.shard, directory)
+        if total is not None and n != total:
+            raise UserError(
+                f"shard {part.shard} is of a {n}-way split, the others of {total}",
+                file=str(directory),
+            )
+        total = n
+        if k in seen:
+            raise UserError(
+                f"shards overlap: shard {k}/{n} is both here and in {seen[k]}",
+                file=str(directory),
+            )
+        seen[k] = directory
+    missing = [f"{k}/{total}" for k in range(1, (total or 0) + 1) if k not in seen]
+    if missing:
+        raise UserError(
+            f"missing shard(s) {', '.join(missing)}: pass the results directory of every shard"
+        )
+
+
+def _shard_of(shard: str, directory: Path) -> tuple[int, int]:
+    match = re.fullmatch(r"([1-9][0-9]{0,5})/([1-9][0-9]{0,5})", shard)
+    if match is None or int(match[1]) > int(match[2]):
+        raise UserError(f"results.json names an invalid shard {shard!r}", file=str(directory))
+    return int(match[1]), int(match[2])
+
+
+def _aligned(sides: list[SideRun]) -> bool:
+    return all(len(s.positions) == len(s.example_ids) for s in sides)
+
+
+def _golden_order(sides: list[SideRun]) -> list[int]:
+    """Permutation putting the concatenated shards back in golden-set order (identity when a
+    shard predates ``positions``)."""
+    positions = [p for s in sides for p in s.positions]
+    if not _aligned(sides):
+        return list(range(sum(len(s.example_ids) for s in sides)))
+    if len(set(positions)) != len(positions):
+        raise UserError("shards overlap: two shards hold the same golden-set position")
+    return sorted(range(len(positions)), key=positions.__getitem__)
+
+
 def _concat(sides: list[SideRun]) -> SideRun:
     first = sides[0]
-    ids = [i for s in sides for i in s.example_ids]
+    order = _golden_order(sides)
+
+    def joined(rows_of) -> list:
+        rows = [r for s in sides for r in rows_of(s)]
+        return [rows[i] for i in order]
+
+    ids = joined(lambda s: s.example_ids)
     if len(set(ids)) != len(ids):
         raise UserError("shards overlap: the same example appears in two results directories")
     metrics = list(first.scores)
-    outputs = [row for s in sides for row in s.outputs]
+    outputs = joined(lambda s: s.outputs)
     return first.model_copy(
         update={
             "example_ids": ids,
-            "groups": [g for s in sides for g in s.groups],
+            "positions": joined(lambda s: s.positions) if _aligned(sides) else [],
+            "groups": joined(lambda s: s.groups),
             "outputs": outputs,
-            "scores": {m: [r for s in sides for r in s.scores.get(m, [])] for m in metrics},
+            "scores": {m: joined(lambda s, m=m: s.scores.get(m, [])) for m in metrics},
             "score_details": {
-                m: [r for s in sides for r in s.score_details.get(m, [])]
-                for m in first.score_details
+                m: joined(lambda s, m=m: s.score_details.get(m, [])) for m in first.score_details
             },
             "usage": usage_of(outputs),
             "served_by": served_by(outputs),
             "judge_usage": Usage.total([s.judge_usage for s in sides]),
-            "error_rate": sum(s.error_rate * len(s.example_ids) for s in sides) / max(len(ids), 1),
+            # Each rate is a count over its shard's examples: recover the counts exactly, so the
+            # merged rate is the float a single run computes (count / n).
+            "error_rate": sum(round(s.error_rate * len(s.example_ids)) for s in sides)
+            / max(len(ids), 1),
             "judge_errors": sum(s.judge_errors for s in sides),
         }
     )

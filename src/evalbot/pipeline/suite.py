@@ -105,6 +105,8 @@ class PreparedSuite:
     judge: JudgeRuntime | None
     built: list[tuple[Scorer | PairScorer, str]]
     notes: list[str] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    """Index of each example in the whole golden set (``SideRun.positions``)."""
 
     @property
     def plans(self) -> list[SidePlan]:
@@ -123,7 +125,8 @@ def prepare_suite(
     """Load, render and check everything of one suite; raises UserError before any spend."""
     suite = selection.suite
     golden = load_golden(head_tree, suite.dataset)
-    examples = [e for e in golden.examples if in_shard(e, options.shard)]
+    positions = [i for i, e in enumerate(golden.examples) if in_shard(e, options.shard)]
+    examples = [golden.examples[i] for i in positions]
     notes: list[str] = []
     head_plan = plan_side("head", head_tree, suite, examples)
     base_plan = None
@@ -169,6 +172,7 @@ def prepare_suite(
         judge=judge,
         built=built,
         notes=notes,
+        positions=positions,
     )
 
 
@@ -229,6 +233,9 @@ async def finish_suite(
         )
     if base is None:
         infos = [i for i in infos if i.kind != MetricKind.PAIRWISE]
+    head = head.model_copy(update={"positions": prepared.positions})
+    if base is not None:
+        base = base.model_copy(update={"positions": prepared.positions})
     judged = {s.name for s, t in built if t in judged_types()}
     head = with_error_rate(head, judged, pairwise={s.name for s in pair_scorers}, other=base)
     if base is not None:

@@ -143,6 +143,17 @@ class Threshold(_Strict):
     """Largest tolerated worsening, in metric units (0 = any significant drop fails)."""
     blocking: bool = True
 
+    @property
+    def margin(self) -> float:
+        """The non-inferiority margin the gate tests: ``max_drop``, or 0 when it is unset."""
+        return 0.0 if self.max_drop is None else float(self.max_drop)
+
+    @property
+    def implicit_margin(self) -> bool:
+        """No ``max_drop`` was written: a significant drop fails, an inconclusive one passes
+        (the user asked for a bound, not for a shown non-inferiority)."""
+        return self.max_drop is None
+
     @model_validator(mode="after")
     def _bounds_in_order(self) -> Threshold:
         if self.min is not None and self.max is not None and self.min > self.max:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
-from evalbot.records import MetricKind
+from evalbot.inputs.config import ModelConfig
+from evalbot.records import MetricKind, ModelRequest
+from evalbot.run.providers import provider_kinds, provider_spec
 from evalbot.score import metric_specs
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "evalbot"
@@ -35,3 +38,43 @@ def test_metric_types_are_named_only_where_they_are_registered():
 def test_the_scan_would_see_a_stray_list(tmp_path):
     planted = 'DETERMINISTIC = ("equals", "contains")\n'
     assert _quoted({s.type for s in metric_specs()}, planted) == ["equals", "contains"]
+
+
+# Provider kinds: each is named by the module that implements and registers it; the config and
+# record Literals (pydantic's own validation and schema) must equal the registry.
+PROVIDER_MODULES = {SRC / "run" / "providers.py"} | set((SRC / "run").glob("*_provider.py"))
+_LITERAL = re.compile(r"^.*\bprovider: Literal\[.*$", re.MULTILINE)
+
+
+def _provider_strays(text: str) -> list[str]:
+    return _quoted(set(provider_kinds()), _LITERAL.sub("", text))
+
+
+def test_provider_kinds_are_named_only_where_they_are_registered():
+    strays = {
+        str(path.relative_to(SRC)): found
+        for path in sorted(SRC.rglob("*.py"))
+        if path not in PROVIDER_MODULES
+        if (found := _provider_strays(path.read_text(encoding="utf-8")))
+    }
+    assert strays == {}, (
+        f"provider kinds named outside run/*_provider.py (ask the registry): {strays}"
+    )
+
+
+def test_the_provider_scan_would_see_a_stray_comparison():
+    planted = 'provider: Literal["mock"]\nif config.provider in ("python", "exec"):\n'
+    assert _provider_strays(planted) == ["python", "exec"]
+
+
+def test_the_provider_literals_equal_the_registry():
+    for model in (ModelConfig, ModelRequest):
+        annotation = model.model_fields["provider"].annotation
+        assert set(get_args(annotation)) == set(provider_kinds()), model.__name__
+
+
+def test_each_provider_spec_states_its_facts():
+    code = {k for k in provider_kinds() if provider_spec(k).runs_user_code}
+    assert code == {"python", "exec"}
+    assert {k for k in provider_kinds() if not provider_spec(k).cached} == {"mock"}
+    assert provider_spec("openai").env_fields == ("api_key_env", "base_url_env")

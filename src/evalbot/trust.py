@@ -24,9 +24,9 @@ from evalbot.errors import ConfigError
 
 if TYPE_CHECKING:  # annotations only: the CLI starts without pydantic
     from evalbot.inputs.config import ModelConfig
+    from evalbot.run.providers import ProviderSpec
 
 __all__ = [
-    "CODE_PROVIDERS",
     "DEFAULT_MODEL_ENV",
     "MULTIPLYING_PARAMS",
     "TrustPolicy",
@@ -36,7 +36,6 @@ __all__ = [
     "forbid_inspection",
 ]
 
-CODE_PROVIDERS = ("python", "exec")
 DEFAULT_MODEL_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
 MULTIPLYING_PARAMS = ("n", "best_of")
 """Request params that make one request pay for several answers."""
@@ -87,7 +86,8 @@ class TrustPolicy:
     ) -> None:
         """Raise ConfigError (naming ``label``, the model config file) for anything the
         workflow does not allow; nothing has been sent yet when this is called."""
-        if config.provider in CODE_PROVIDERS and not self.allow_code:
+        spec = _spec(config)
+        if spec.runs_user_code and not self.allow_code:
             raise ConfigError(
                 f"provider {config.provider!r} runs code from the repository, and this workflow "
                 f"does not allow it ({side} side)",
@@ -105,10 +105,10 @@ class TrustPolicy:
                         hint=f"remove {name} (use the suite's samples), or set the action input "
                         "allow-multiple-choices: true",
                     )
-        if config.provider != "openai":
+        if not spec.env_fields:
             return
         if self.model_env is not None:
-            for key in ("api_key_env", "base_url_env"):
+            for key in spec.env_fields:
                 name = getattr(config, key)
                 if name not in self.model_env:
                     raise ConfigError(
@@ -135,13 +135,21 @@ class TrustPolicy:
         )
 
     def check_new_suite(self, head: ModelConfig, *, label: str) -> None:
-        if self.allow_provider_change or head.provider != "mock":
+        if self.allow_provider_change or _spec(head).cached:
             return
         raise ConfigError(
-            "a suite the PR adds uses the offline 'mock' provider, which calls no model",
+            f"a suite the PR adds uses the offline {head.provider!r} provider, which calls no "
+            "model",
             file=label,
             hint="use a real provider, or set the action input allow-provider-change: true",
         )
+
+
+def _spec(config: ModelConfig) -> ProviderSpec:
+    # Imported when a model is checked: the CLI starts without pydantic, which run/ loads.
+    from evalbot.run.providers import provider_spec
+
+    return provider_spec(config.provider)
 
 
 def _host_entry(url: str) -> str | None:

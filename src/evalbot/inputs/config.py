@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalbot.errors import ConfigError
-from evalbot.inputs.model_params import ParamError, check_params
+from evalbot.inputs.model_params import ParamError
 from evalbot.inputs.tree import FileTree
 from evalbot.parsing import ParseProblem, check_size, load_yaml
 
@@ -107,14 +107,10 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _provider_fields(self) -> ModelConfig:
-        if self.provider == "python" and not (self.target and ":" in self.target):
-            raise ValueError("provider 'python' needs target: 'package.module:function'")
-        if self.provider == "exec" and not self.command:
-            raise ValueError("provider 'exec' needs command: [program, arg, ...]")
-        if self.provider in ("openai", "mock") and not self.model:
-            raise ValueError(f"provider {self.provider!r} needs model: <model id>")
-        if self.provider == "openai":  # python/exec params belong to the user's own code
-            check_params(self.params)
+        # Each provider module states what its kind needs (imported here: run imports config).
+        from evalbot.run.providers import provider_spec
+
+        provider_spec(self.provider).check(self)
         return self
 
 
@@ -146,6 +142,17 @@ class Threshold(_Strict):
     max_drop: float | None = Field(default=None, ge=0)
     """Largest tolerated worsening, in metric units (0 = any significant drop fails)."""
     blocking: bool = True
+
+    @property
+    def margin(self) -> float:
+        """The non-inferiority margin the gate tests: ``max_drop``, or 0 when it is unset."""
+        return 0.0 if self.max_drop is None else float(self.max_drop)
+
+    @property
+    def implicit_margin(self) -> bool:
+        """No ``max_drop`` was written: a significant drop fails, an inconclusive one passes
+        (the user asked for a bound, not for a shown non-inferiority)."""
+        return self.max_drop is None
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> Threshold:

@@ -139,7 +139,7 @@ def analyze_suite(
         groups = head.groups if any(g is not None for g in head.groups) else None
         for info in metrics:
             threshold = thresholds.get(info.name)
-            max_drop = threshold.max_drop if threshold and threshold.max_drop is not None else 0.0
+            max_drop = threshold.margin if threshold else 0.0
             if info.kind == MetricKind.PAIRWISE:
                 base_matrix = None
             else:

@@ -22,6 +22,7 @@ from evalbot.inputs.config import ModelConfig, SuiteConfig, load_model_config
 from evalbot.inputs.render import load_prompt
 from evalbot.inputs.tree import FileTree
 from evalbot.records import Completion, Example, Message, MetricInfo, SideRun, Usage
+from evalbot.run.providers import provider_spec
 from evalbot.run.runner import ModelRunner, build_request
 from evalbot.score.base import PairScorer, Scorer
 
@@ -74,7 +75,7 @@ def plan_side(side: Side, tree: FileTree, suite: SuiteConfig, examples: list[Exa
 async def _generate(
     plan: SidePlan, examples: list[Example], samples: int, runner: ModelRunner
 ) -> list[list[Completion]]:
-    needs_code = plan.model.provider in ("python", "exec")
+    needs_code = provider_spec(plan.model.provider).runs_user_code
     workdir: Path | None = plan.tree.materialize() if needs_code else None
     code_version = plan.tree.code_version() if needs_code else None
 

@@ -56,11 +56,11 @@ def _stricter_threshold(
     # max_drop: the smaller margin is stricter (unset is margin 0 with inconclusive not counted;
     # an explicit 0 also counts inconclusive, so it wins a tie).
     drop = head.max_drop
-    base_margin = base.max_drop or 0.0
-    head_margin = head.max_drop or 0.0
-    if head_margin > base_margin or (head_margin == base_margin and head.max_drop is None):
+    base_margin = base.margin
+    head_margin = head.margin
+    if head_margin > base_margin or (head_margin == base_margin and head.implicit_margin):
         drop = base.max_drop
-        if head_margin > base_margin or (base.max_drop is not None and head.max_drop is None):
+        if head_margin > base_margin or (not base.implicit_margin and head.implicit_margin):
             notes.append(_loosens(f"{metric} max_drop", _fmt(base.max_drop), _fmt(head.max_drop)))
     return Threshold(min=low, max=high, max_drop=drop, blocking=blocking)
 

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from evalbot.fsio import ensure_dir, write_atomic
 from evalbot.records import Completion, ModelRequest
+from evalbot.run.providers import provider_spec
 from evalbot.signing import seal, unseal
 
 __all__ = ["CACHE_FORMAT", "ResponseCache", "cacheable", "request_key"]
@@ -39,7 +40,7 @@ def cacheable(request: ModelRequest) -> bool:
     ``python``/``exec`` answers come from the user's code, so they are cacheable only when the
     code is pinned by a git tree id (``code_version``); a dirty work tree has none.
     """
-    return not (request.provider in ("python", "exec") and request.code_version is None)
+    return not (provider_spec(request.provider).runs_user_code and request.code_version is None)
 
 
 def request_key(request: ModelRequest, *, scope: str = "") -> str:
@@ -59,7 +60,7 @@ def request_key(request: ModelRequest, *, scope: str = "") -> str:
         "sample": request.sample,
         "scope": scope,
     }
-    if request.provider in ("python", "exec"):
+    if provider_spec(request.provider).runs_user_code:
         fields["vars"] = request.vars
         fields["code_version"] = request.code_version
     canonical = json.dumps(

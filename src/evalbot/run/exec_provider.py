@@ -22,9 +22,12 @@ from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion, ModelRequest
 from evalbot.run.providers import (
     MAX_RESPONSE_BYTES,
+    ProviderContext,
+    ProviderSpec,
     app_payload,
     completion_from_app,
     one_line,
+    register_provider,
     too_large,
 )
 
@@ -147,3 +150,26 @@ class ExecProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+def _check(config: ModelConfig) -> None:
+    if not config.command:
+        raise ValueError(f"provider {config.provider!r} needs command: [program, arg, ...]")
+
+
+def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) -> ExecProvider:
+    assert workdir is not None
+    return ExecProvider(config, workdir, context.code_env)
+
+
+register_provider(
+    ProviderSpec(
+        name="exec",
+        runs_user_code=True,
+        cached=True,
+        env_fields=(),
+        price_table=False,
+        check=_check,
+        build=_build,
+    )
+)

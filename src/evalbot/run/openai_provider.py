@@ -24,17 +24,31 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
-import openai
-from openai import AsyncOpenAI
 
 from evalbot.errors import ConfigError, ProviderError
 from evalbot.inputs.config import ModelConfig
+from evalbot.inputs.model_params import check_params
 from evalbot.records import Completion, ModelRequest, TokenLogprob
-from evalbot.run.providers import MAX_RESPONSE_BYTES, cost_of, one_line, too_large
+from evalbot.run.providers import (
+    MAX_RESPONSE_BYTES,
+    ProviderContext,
+    ProviderSpec,
+    cost_of,
+    needs_model,
+    one_line,
+    register_provider,
+    too_large,
+)
+
+if TYPE_CHECKING:
+    # The SDK loads when a client is made, not when the registry reads this module's spec:
+    # ``evalbot validate`` checks model configs without it.
+    import httpx
+    import openai
+    from openai import AsyncOpenAI
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -172,11 +186,13 @@ class OpenAIClients:
         return key
 
     def client(self, endpoint: Endpoint) -> AsyncOpenAI:
+        import openai
+
         slot = (endpoint.base_url, endpoint.key_env)
         if slot not in self._clients:
             # api_key is always explicit: left None, the SDK would fall back to OPENAI_API_KEY
             # from the process environment and send it to whatever host this is.
-            self._clients[slot] = AsyncOpenAI(
+            self._clients[slot] = openai.AsyncOpenAI(
                 base_url=endpoint.base_url,
                 api_key=self.key(endpoint),
                 max_retries=self.max_retries,
@@ -302,6 +318,9 @@ class OpenAIProvider:
         )
 
     async def complete(self, request: ModelRequest) -> Completion:
+        import httpx
+        import openai
+
         client = self._clients.client(self.endpoint)
         # Params go into the body as written in the model config (temperature, seed,
         # response_format, provider-specific extras...). The low-level ``post`` is the SDK's own
@@ -397,3 +416,26 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         # Clients are shared between providers; the runner closes them.
         return None
+
+
+def _check(config: ModelConfig) -> None:
+    needs_model(config)
+    check_params(config.params)  # python/exec params belong to the user's own code
+
+
+def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) -> OpenAIProvider:
+    endpoint = resolve_endpoint(config, context.env, context.allowed_hosts)
+    return OpenAIProvider(config, endpoint, context.clients, cache_scope=context.cache_scope)
+
+
+register_provider(
+    ProviderSpec(
+        name="openai",
+        runs_user_code=False,
+        cached=True,
+        env_fields=("api_key_env", "base_url_env"),
+        price_table=True,
+        check=_check,
+        build=_build,
+    )
+)

@@ -7,12 +7,17 @@ failures that would hit every call (a rejected key, an unknown model, an app tha
 imported) raise ``ProviderError`` at once.
 
 Providers: ``openai`` (``openai_provider``), ``python`` (``python_provider`` + ``pyworker``),
-``exec`` (``exec_provider``) and ``mock`` (here).
+``exec`` (``exec_provider``) and ``mock`` (here). Each module registers a ``ProviderSpec`` for its
+kind; the config rules, the runner, the cache and the trust policy read those facts from the
+registry (``provider_spec``) instead of comparing kind names.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from evalbot.inputs.config import ModelConfig, Price
@@ -22,11 +27,17 @@ __all__ = [
     "MAX_RESPONSE_BYTES",
     "MockProvider",
     "Provider",
+    "ProviderContext",
+    "ProviderSpec",
     "app_payload",
     "completion_from_app",
     "cost_of",
     "last_user_text",
+    "needs_model",
     "one_line",
+    "provider_kinds",
+    "provider_spec",
+    "register_provider",
     "too_large",
 ]
 
@@ -41,6 +52,84 @@ class Provider(Protocol):
     async def complete(self, request: ModelRequest) -> Completion: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What the runner hands a provider's ``build``: the trusted environment and shared pools."""
+
+    env: Mapping[str, str]
+    """Where endpoints and keys are read from."""
+    code_env: Mapping[str, str] | None
+    """The environment of the user's code (None: the process's)."""
+    allowed_hosts: Sequence[str] | None
+    clients: Any
+    """The run's shared ``OpenAIClients``."""
+    cache_scope: str | None
+    concurrency: int
+    pools: dict[tuple[str, str], Any]
+    """Worker pools of the ``python`` provider, one per (directory, target), kept by the runner."""
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Facts about one provider kind, registered once by the module that implements it."""
+
+    name: str
+    """The ``provider:`` value of a model config."""
+    runs_user_code: bool
+    """Answers come from the repository's own code: the workflow may forbid it, it runs in the
+    side's directory, and its answers are cacheable only when the code is pinned by a git tree id
+    (``code_version``)."""
+    cached: bool
+    """Answers are recorded in the response cache and replayed offline; False for a provider
+    whose answers cost nothing to recompute and need no network (``mock``), which a PR could use
+    to compare nothing real."""
+    env_fields: tuple[str, ...]
+    """ModelConfig fields naming the key/endpoint variables it reads (checked by the trust
+    policy); empty when it reads none."""
+    price_table: bool
+    """Calls are priced by the built-in price table (the cost cap's price floor)."""
+    check: Callable[[ModelConfig], None]
+    """Raises ValueError (one line naming the missing field) for a config it cannot run."""
+    build: Callable[[ModelConfig, ProviderContext, Path | None], Provider]
+    """The provider for one config; the ``Path`` is the side's directory (user code only)."""
+
+
+_SPECS: dict[str, ProviderSpec] = {}
+
+
+def register_provider(spec: ProviderSpec) -> ProviderSpec:
+    if spec.name in _SPECS:
+        raise ValueError(f"provider {spec.name!r} is registered twice")
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def _load() -> dict[str, ProviderSpec]:
+    # Importing a provider module registers its kind (the modules import this one, so this
+    # import waits until a spec is asked for). None of them loads the openai SDK at import.
+    from evalbot.run import exec_provider, openai_provider, python_provider  # noqa: F401
+
+    return _SPECS
+
+
+def provider_kinds() -> tuple[str, ...]:
+    """Every registered provider kind, in registration order."""
+    return tuple(_load())
+
+
+def provider_spec(name: str) -> ProviderSpec:
+    specs = _load()
+    if name not in specs:
+        raise ValueError(f"unknown provider {name!r} (known: {', '.join(specs)})")
+    return specs[name]
+
+
+def needs_model(config: ModelConfig) -> None:
+    """The ``check`` of providers addressed by a model id."""
+    if not config.model:
+        raise ValueError(f"provider {config.provider!r} needs model: <model id>")
 
 
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
@@ -153,3 +242,16 @@ class MockProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+register_provider(
+    ProviderSpec(
+        name="mock",
+        runs_user_code=False,
+        cached=False,
+        env_fields=(),
+        price_table=False,
+        check=needs_model,
+        build=lambda config, context, workdir: MockProvider(config),
+    )
+)

@@ -24,15 +24,21 @@ from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion, ModelRequest
 from evalbot.run.providers import (
     MAX_RESPONSE_BYTES,
+    ProviderContext,
+    ProviderSpec,
     app_payload,
     completion_from_app,
     one_line,
+    register_provider,
 )
 
 __all__ = ["PythonProvider", "WorkerPool"]
 
 log = logging.getLogger(__name__)
 
+_MAX_WORKERS = 8
+"""Cap on ``python`` provider workers per (directory, target): each is a whole interpreter with
+the user's app imported."""
 _STARTUP_TIMEOUT_S = 120.0
 """Importing an app (and its ML stack) can be slow; only a hang should hit this."""
 _LINE_LIMIT = MAX_RESPONSE_BYTES
@@ -232,3 +238,34 @@ class PythonProvider:
         # Pools are shared by every config with the same (directory, target); the runner closes
         # them.
         return None
+
+
+def _check(config: ModelConfig) -> None:
+    if not (config.target and ":" in config.target):
+        raise ValueError(f"provider {config.provider!r} needs target: 'package.module:function'")
+
+
+def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) -> PythonProvider:
+    assert config.target and workdir is not None
+    slot = (str(workdir), config.target)
+    if slot not in context.pools:
+        context.pools[slot] = WorkerPool(
+            workdir,
+            config.target,
+            size=min(context.concurrency, _MAX_WORKERS),
+            env=context.code_env,
+        )
+    return PythonProvider(config, context.pools[slot])
+
+
+register_provider(
+    ProviderSpec(
+        name="python",
+        runs_user_code=True,
+        cached=True,
+        env_fields=(),
+        price_table=False,
+        check=_check,
+        build=_build,
+    )
+)

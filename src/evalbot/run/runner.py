@@ -23,24 +23,14 @@ from evalbot.inputs.config import ModelConfig
 from evalbot.options import DEFAULT_CONCURRENCY
 from evalbot.records import Completion, Message, ModelRequest, Usage
 from evalbot.run.cache import ResponseCache, cacheable, request_key
-from evalbot.run.exec_provider import ExecProvider
-from evalbot.run.openai_provider import (
-    DEFAULT_MAX_RETRIES,
-    OpenAIClients,
-    OpenAIProvider,
-    resolve_endpoint,
-)
+from evalbot.run.openai_provider import DEFAULT_MAX_RETRIES, OpenAIClients
 from evalbot.run.prices import cap_price
-from evalbot.run.providers import MockProvider, Provider, cost_of
-from evalbot.run.python_provider import PythonProvider, WorkerPool
+from evalbot.run.providers import Provider, ProviderContext, cost_of, provider_spec
+from evalbot.run.python_provider import WorkerPool
 from evalbot.scrub import Scrubber
 from evalbot.trust import TrustPolicy
 
 __all__ = ["ModelRunner", "build_request"]
-
-_MAX_WORKERS = 8
-"""Cap on ``python`` provider workers per (directory, target): each is a whole interpreter with
-the user's app imported."""
 
 
 def build_request(
@@ -60,7 +50,7 @@ def build_request(
     answers come from the user's code; it is dropped for the others so that it cannot split
     their cache entries.
     """
-    runs_code = config.provider in ("python", "exec")
+    runs_code = provider_spec(config.provider).runs_user_code
     params = {**config.params, **(extra_params or {})}
     if sample and isinstance(params.get("seed"), int):
         # A fixed seed would make the K samples identical; seed+k keeps them reproducible and
@@ -245,33 +235,27 @@ class ModelRunner:
         # a config that reached the runner another way (a metric's own judge).
         label = f"model {config.model or config.provider}"
         self.policy.check_model(config, label=label, env=self.env)
-        if config.provider == "openai":
-            endpoint = resolve_endpoint(config, self.env, self.allowed_hosts)
-            return OpenAIProvider(
-                config, endpoint, self._clients, cache_scope=self.policy.cache_scope
-            )
-        if config.provider == "mock":
-            return MockProvider(config)
-        if workdir is None:
-            raise ValueError(f"provider {config.provider!r} needs the side's directory (workdir)")
-        workdir = Path(workdir).resolve()
-        if config.provider == "python":
-            assert config.target
-            slot = (str(workdir), config.target)
-            if slot not in self._pools:
-                self._pools[slot] = WorkerPool(
-                    workdir,
-                    config.target,
-                    size=min(self.concurrency, _MAX_WORKERS),
-                    env=self._subprocess_env,
-                )
-            return PythonProvider(config, self._pools[slot])
-        return ExecProvider(config, workdir, self._subprocess_env)
+        spec = provider_spec(config.provider)
+        if spec.runs_user_code:
+            if workdir is None:
+                raise ValueError(f"provider {spec.name!r} needs the side's directory (workdir)")
+            workdir = Path(workdir).resolve()
+        context = ProviderContext(
+            env=self.env,
+            code_env=self._subprocess_env,
+            allowed_hosts=self.allowed_hosts,
+            clients=self._clients,
+            cache_scope=self.policy.cache_scope,
+            concurrency=self.concurrency,
+            pools=self._pools,
+        )
+        return spec.build(config, context, workdir)
 
     async def _resolve(
         self, provider: Provider, request: ModelRequest, counters: _Counters
     ) -> Completion:
-        use_cache = self.cache is not None and request.provider != "mock"
+        spec = provider_spec(request.provider)
+        use_cache = self.cache is not None and spec.cached
         if use_cache:
             assert self.cache is not None
             hit = self.cache.get(request, scope=provider.scope)
@@ -279,7 +263,7 @@ class ModelRunner:
                 counters.count_hit(hit)
                 self.cache_hits += 1
                 return hit
-        if self.offline and request.provider != "mock":
+        if self.offline and spec.cached:
             raise self._offline_miss(request, provider)
         async with self._slots:
             if self._fatal is not None:
@@ -333,7 +317,8 @@ class ModelRunner:
         """What a call counts toward ``max_cost_usd``: with ``price_floor``, an ``openai`` call
         at the higher of the config's and the built-in price (the PR writes the config)."""
         config = getattr(provider, "config", None)
-        if not (self.price_floor and request.provider == "openai" and config is not None):
+        priced = provider_spec(request.provider).price_table
+        if not (self.price_floor and priced and config is not None):
             return completion.cost_usd or 0.0
         price = cap_price(request.model, config.price)
         return cost_of(price, completion.input_tokens, completion.output_tokens) or 0.0
@@ -359,7 +344,8 @@ class ModelRunner:
                 hint="commit the changes (the cache is keyed by the commit's tree) or drop "
                 "--offline",
             )
-        where = provider.scope.removeprefix("openai:") if request.provider == "openai" else ""
+        spec = provider_spec(request.provider)
+        where = provider.scope.removeprefix(f"{spec.name}:") if spec.env_fields else ""
         at = f" at the endpoint in {where}" if where else ""
         return CacheMissError(
             f"offline: no recorded response for model {name}{at}; run once online to record it"

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from evalbot.inputs.config import Threshold
+from evalbot.inputs.config import GateConfig, Threshold
 from evalbot.records import AbsoluteCheck, GateStatus, MetricComparison, MetricKind, Verdict
 
 __all__ = [
@@ -98,8 +98,8 @@ def apply_gate(
     comparisons: Sequence[MetricComparison],
     thresholds: Mapping[str, Threshold],
     *,
-    alpha: float = 0.05,
-    on_inconclusive: Literal["warn", "fail"] = "warn",
+    alpha: float = GateConfig.model_fields["alpha"].default,
+    on_inconclusive: Literal["warn", "fail"] = GateConfig.model_fields["on_inconclusive"].default,
     informational_floor: float = 0.0,
 ) -> list[MetricComparison]:
     """Multiplicity control and per-metric gate status for one suite.
@@ -148,8 +148,7 @@ def apply_gate(
     for i, p_adj, p_raw in zip(blocking_idx, adjusted, raw, strict=True):
         c = comparisons[i]
         threshold = thresholds[c.metric]
-        implicit = threshold.max_drop is None
-        margin = 0.0 if threshold.max_drop is None else float(threshold.max_drop)
+        implicit, margin = threshold.implicit_margin, threshold.margin
         if c.verdict != Verdict.NOT_COMPARED and abs(c.max_drop - margin) > 1e-12:
             raise ValueError(
                 f"{c.metric}: compared with max_drop {c.max_drop}, threshold says {margin}; "

@@ -152,18 +152,24 @@ def _report(result, args: argparse.Namespace) -> int:
     return exit_code_for_verdict(result.verdict)
 
 
+def _progress(args: argparse.Namespace):
+    from evalbot.report.progress import Progress
+
+    return Progress(stream=sys.stderr, quiet=args.quiet)
+
+
 def _cmd_diff(args: argparse.Namespace) -> int:
     from evalbot.pipeline.diff import run_diff
 
     options = _options(args, base=args.base, head=args.head)
-    return _report(run_diff(options, env=os.environ), args)
+    return _report(run_diff(options, env=os.environ, progress=_progress(args)), args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evalbot.pipeline.diff import run_diff
 
     options = _options(args, base=None, head=args.rev)
-    return _report(run_diff(options, env=os.environ), args)
+    return _report(run_diff(options, env=os.environ, progress=_progress(args)), args)
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:

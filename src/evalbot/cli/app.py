@@ -48,6 +48,23 @@ def _retries(value: str) -> int:
     return int(value)
 
 
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A whole number in [low, high]: 0 or -5 concurrency, or 101 samples, is a mistake to name,
+    not a value to clamp silently."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{value!r}: use a whole number {span}")
+        return number
+
+    return parse
+
+
 def _hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in value.split(",") if h.strip())
 
@@ -59,8 +76,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", action="append", default=[], help="only this suite (repeat)")
     parser.add_argument("--offline", action="store_true", help="answer from the cache only")
     parser.add_argument("--shard", type=_shard, help="K/N: evaluate one slice of each golden set")
-    parser.add_argument("--samples", type=int, help="override every suite's samples")
-    parser.add_argument("--concurrency", type=int, default=8, help="model calls in flight")
+    parser.add_argument(
+        "--samples", type=_whole(1, 100), help="override every suite's samples (1-100)"
+    )
+    parser.add_argument(
+        "--concurrency", type=_whole(1), default=8, help="model calls in flight (default 8)"
+    )
     parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
     parser.add_argument(
         "--cache-scope",
@@ -145,11 +166,27 @@ def _report(result, args: argparse.Namespace) -> int:
     from evalbot.report import render_terminal
 
     if args.quiet:
-        print(f"evalbot: {result.verdict}")
+        _emit(f"evalbot: {result.verdict}")
     else:
-        print(render_terminal(result, color=sys.stdout.isatty()))
-        print(f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml)")
+        _emit(render_terminal(result, color=sys.stdout.isatty()))
+        _emit(f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml)")
     return exit_code_for_verdict(result.verdict)
+
+
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) is not an error, and the command
+    still exits with its own code (the verdict's)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _stdout_gone() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _progress(args: argparse.Namespace):
@@ -190,7 +227,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from evalbot.inputs.validate import format_report, validate
 
     report = validate(WorkTree(_repo(args.repo)), args.config)
-    print(format_report(report))
+    _emit(format_report(report))
     return getattr(report, "exit_code", 0)
 
 
@@ -211,6 +248,11 @@ def _cmd_action(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse with short errors: the error, then one usage line (not the full usage block,
     which buries the line that matters under every option)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        # No prefix matching: `run --all` must not be read as `--allowed-hosts`.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nusage: {self.short_usage()}\n")
@@ -289,13 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
     action.set_defaults(handler=_cmd_action)
+    parser.set_defaults(commands=sub.choices)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # named by the subcommand, with its own usage line
+            args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # argparse: --help / --version exit 0, usage errors exit 2
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
@@ -342,6 +387,9 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("evalbot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output cut short by its reader (`| head`): nothing to report
+        _stdout_gone()
+        return EXIT_ERROR
     except Exception:  # a bug in evalbot, not a user mistake: show everything
         traceback.print_exc()
         print("evalbot: internal error; please report it with the traceback above", file=sys.stderr)

@@ -74,3 +74,58 @@ def test_a_reader_that_goes_away_is_not_an_internal_error(tmp_path):
     assert "internal error" not in proc.stderr
     assert "BrokenPipe" not in proc.stderr
     assert proc.stderr.strip() == "0"  # validate's own exit code: the config is valid
+
+
+def _project(root) -> dict[str, str]:
+    return {
+        "evalbot.yml": (
+            "version: 1\nsuites:\n  - name: s\n    prompt: p.md\n    model: m.yaml\n"
+            "    dataset: d.jsonl\n    metrics: [{name: n, type: contains, value: x}]\n"
+        ),
+        "p.md": "Q: {{q}}\n",
+        "m.yaml": "provider: mock\nmodel: echo\n",
+        "d.jsonl": '{"id": "a", "q": "x"}\n',
+    }
+
+
+def test_diff_outside_a_git_repository_is_bad_usage_with_a_fix(tmp_path, capsys):
+    plain_dir = tmp_path / "no-git"
+    plain_dir.mkdir()
+    for name, text in _project(plain_dir).items():
+        (plain_dir / name).write_text(text)
+    code = main(["diff", "-C", str(plain_dir), "--base", "main", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "is not inside a git repository" in err
+    assert "evalbot run" in err and "rev-parse" not in err
+
+
+def test_single_branch_shallow_clone_gets_a_fetch_that_works(tmp_path, capsys):
+    origin = Repo(tmp_path / "origin")
+    origin.commit(_project(tmp_path), "base")
+    origin.branch("pr")
+    origin.commit({"p.md": "Question: {{q}}\n"}, "tweak")
+    clone = tmp_path / "clone"
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--single-branch",
+            "--branch",
+            "pr",
+            f"file://{origin.root}",
+            str(clone),
+        ],
+        check=True,
+    )
+    args = ["diff", "-C", str(clone), "--dry-run", "--out", str(tmp_path / "o")]
+    assert main([*args, "--base", "main"]) == 3
+    err = capsys.readouterr().err
+    fix = "git fetch --unshallow origin main:refs/remotes/origin/main"
+    assert fix in err and "--base origin/main" in err
+    # The fix, as printed, makes the same diff work.
+    subprocess.run(["git", "-C", str(clone), *fix.split()[1:]], check=True, capture_output=True)
+    assert main([*args, "--base", "origin/main"]) == 0

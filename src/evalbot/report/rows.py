@@ -12,6 +12,7 @@ from evalbot.report.formatting import (
     format_p,
     scale_for,
     unit_of,
+    usd_total,
 )
 
 __all__ = [
@@ -88,7 +89,7 @@ class UsageFigures:
 
 
 def _usd(x: float) -> str:
-    return scale_for(Unit.USD, [x]).value(x)
+    return usd_total(x)
 
 
 def model_text(run: SideRun) -> str:

@@ -136,6 +136,9 @@ class Usage(Record):
     ``sent`` and ``cache_hits`` tell what was actually spent this time."""
     output_tokens: int = 0
     cost_usd: float = 0.0
+    """Cost of the evaluated calls: what the answers used cost, cached ones included."""
+    spent_usd: float = 0.0
+    """Spent this run: the cost of the calls actually sent (cache hits cost nothing now)."""
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.gitrepo import Repo
 
 N = 20
+PROGRESS = re.compile(r"evalbot: [\d,]+/[\d,]+ calls \(")
 
 
 def _repo(tmp_path) -> Repo:
@@ -76,7 +78,7 @@ def test_a_slow_run_shows_its_plan_and_progress_on_stderr_before_it_ends(tmp_pat
             line = proc.stderr.readline()
             assert line, f"stderr closed before any progress line: {seen}"
             seen.append(line)
-            if "calls (" in line:
+            if PROGRESS.match(line):
                 break
         # The first progress line arrived while calls were still being sent.
         still_running = proc.poll() is None
@@ -88,10 +90,10 @@ def test_a_slow_run_shows_its_plan_and_progress_on_stderr_before_it_ends(tmp_pat
     assert f"0 cached, {2 * N} to send" in plan
     assert "est. ≈$" in plan
     assert any("cost cap: $5" in line for line in seen)
-    progress = [line for line in seen + err.splitlines() if "calls (" in line]
+    progress = [line for line in seen + err.splitlines() if PROGRESS.match(line)]
     assert progress[-1].startswith(f"evalbot: {2 * N}/{2 * N} calls (100%)")
     assert "evalbot: plan" not in out  # stdout stays the report
-    assert "calls (" not in out
+    assert not any(PROGRESS.match(line) for line in out.splitlines())
 
 
 def test_a_second_run_plans_everything_from_the_cache_and_quiet_prints_no_progress(
@@ -106,13 +108,18 @@ def test_a_second_run_plans_everything_from_the_cache_and_quiet_prints_no_progre
         assert main(args) == 0
         capsys.readouterr()
         assert main(args) == 0
-        err = capsys.readouterr().err
+        out, err = capsys.readouterr()
         assert f"{2 * N} cached, 0 to send" in err
+        # Honest costs: nothing was sent, so nothing was spent, though the answers cost money.
+        assert "cost: $0.00 spent this run (0 calls sent); $0.000" in out
+        usage = json.loads((tmp_path / "out" / "results.json").read_text())["usage"]
+        assert usage["spent_usd"] == 0 and usage["cost_usd"] > 0
         assert "est. ≈$0.0000" in err
         assert "cost cap: none" in err
         assert main([*args, "--quiet"]) == 0
         err = capsys.readouterr().err
-    assert "calls (" not in err and "plan" not in err
+    assert not any(PROGRESS.match(line) for line in err.splitlines())
+    assert "evalbot: plan" not in err
 
 
 def test_plain_lines_every_ten_percent_or_fifteen_seconds():

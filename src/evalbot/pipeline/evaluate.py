@@ -138,6 +138,7 @@ def usage_of(outputs: list[list[Completion]]) -> Usage:
         input_tokens=sum(c.input_tokens for c in flat),
         output_tokens=sum(c.output_tokens for c in flat),
         cost_usd=float(sum(c.cost_usd or 0.0 for c in flat)),
+        spent_usd=float(sum(c.cost_usd or 0.0 for c in flat if not c.cached)),
         latency_p50_ms=float(np.percentile(latencies, 50)) if latencies else None,
         latency_p95_ms=float(np.percentile(latencies, 95)) if latencies else None,
     )
@@ -256,6 +257,7 @@ def usage_delta(before: Usage, after: Usage) -> Usage:
         input_tokens=after.input_tokens - before.input_tokens,
         output_tokens=after.output_tokens - before.output_tokens,
         cost_usd=after.cost_usd - before.cost_usd,
+        spent_usd=after.spent_usd - before.spent_usd,
     )
 
 

@@ -61,7 +61,11 @@ def in_shard(example: Example, shard: str | None) -> bool:
 def sum_usage(usages: list[Usage]) -> Usage:
     fields = ("requests", "sent", "cache_hits", "errors", "input_tokens", "output_tokens")
     total = {f: sum(getattr(u, f) for u in usages) for f in fields}
-    return Usage(**total, cost_usd=sum(u.cost_usd for u in usages))
+    return Usage(
+        **total,
+        cost_usd=sum(u.cost_usd for u in usages),
+        spent_usd=sum(u.spent_usd for u in usages),
+    )
 
 
 def _judge_runtime(

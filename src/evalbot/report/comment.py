@@ -149,6 +149,8 @@ class _Document:
             if judge.requests:
                 jcost = usd_total(judge.cost_usd)
                 text += f" (judge {judge.input_tokens + judge.output_tokens:,} tokens, {jcost})"
+            spent = usd_total(usage.spent_usd + judge.spent_usd)
+            text += f" evaluated, {spent} spent this run"
             parts.append(text)
         if self.url:
             parts.append(f"[details]({self.url})")

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from evalbot.records import GateStatus, MetricComparison, RunResult, SuiteResult, SuiteStatus
 from evalbot.report.escape import plain
-from evalbot.report.formatting import DASH
+from evalbot.report.formatting import DASH, usd_total
 from evalbot.report.headline import absolute_text, tally
 from evalbot.report.rows import METRIC_HEADERS, metric_figures, show_mde, suite_notes, usage_figures
 
@@ -91,6 +91,13 @@ def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | N
     if result.verdict == "error" and result.summary:
         lines.append(f"error: {plain(result.summary, limit=500)}")
     lines += [f"note: {plain(n, limit=300)}" for n in result.notes]
+    u, j = result.usage, result.judge_usage
+    if u.requests or j.requests:
+        lines.append(
+            f"cost: {usd_total(u.spent_usd + j.spent_usd)} spent this run "
+            f"({u.sent + j.sent:,} calls sent); {usd_total(u.cost_usd + j.cost_usd)} cost of "
+            f"the evaluated calls ({u.requests + j.requests:,}, cached ones included)"
+        )
     for suite in result.suites:
         if suite.status != SuiteStatus.SKIPPED:
             lines += ["", *_suite(suite, color)]

@@ -86,6 +86,7 @@ class _Counters:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    spent_usd: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
 
     def count_hit(self, completion: Completion) -> None:
@@ -108,6 +109,7 @@ class _Counters:
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             cost_usd=self.cost_usd,
+            spent_usd=self.spent_usd,
             latency_p50_ms=float(np.percentile(lat, 50)) if lat else None,
             latency_p95_ms=float(np.percentile(lat, 95)) if lat else None,
         )
@@ -366,6 +368,7 @@ class ModelRunner:
         counters.output_tokens += completion.output_tokens
         if completion.cost_usd:
             counters.cost_usd += completion.cost_usd
+            counters.spent_usd += completion.cost_usd
         self.spent_usd += capped
         if completion.ok and completion.latency_ms is not None:
             counters.latencies_ms.append(completion.latency_ms)

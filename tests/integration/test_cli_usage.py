@@ -129,3 +129,24 @@ def test_single_branch_shallow_clone_gets_a_fetch_that_works(tmp_path, capsys):
     # The fix, as printed, makes the same diff work.
     subprocess.run(["git", "-C", str(clone), *fix.split()[1:]], check=True, capture_output=True)
     assert main([*args, "--base", "origin/main"]) == 0
+
+
+def test_dash_c_puts_results_under_the_repository(tmp_path, monkeypatch):
+    repo = Repo(tmp_path / "repo")
+    repo.commit(_project(tmp_path), "init")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["run", "-C", str(repo.root), "--quiet"]) == 0
+    assert (repo.root / "evalbot-results" / "results.json").is_file()
+    assert not (elsewhere / "evalbot-results").exists()
+
+
+def test_a_run_from_a_subdirectory_finds_the_config_at_the_root(tmp_path, monkeypatch, capsys):
+    repo = Repo(tmp_path / "repo")
+    repo.commit({**_project(tmp_path), "src/app/main.py": "print('hi')\n"}, "init")
+    monkeypatch.chdir(repo.root / "src" / "app")
+    assert main(["validate"]) == 0
+    assert main(["run", "--quiet"]) == 0
+    assert "evalbot: pass" in capsys.readouterr().out
+    assert (repo.root / "evalbot-results" / "results.json").is_file()

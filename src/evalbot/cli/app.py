@@ -70,9 +70,16 @@ def _hosts(value: str) -> tuple[str, ...]:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-C", "--repo", type=Path, default=Path("."), help="repository root")
+    parser.add_argument(
+        "-C",
+        "--repo",
+        type=Path,
+        help="repository root (default: the nearest directory up from here with the config)",
+    )
     parser.add_argument("--config", default="evalbot.yml", help="config path in the repository")
-    parser.add_argument("--out", type=Path, default=Path("evalbot-results"), help="output dir")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default: evalbot-results in the repository)"
+    )
     parser.add_argument("--suite", action="append", default=[], help="only this suite (repeat)")
     parser.add_argument("--offline", action="store_true", help="answer from the cache only")
     parser.add_argument("--shard", type=_shard, help="K/N: evaluate one slice of each golden set")
@@ -123,6 +130,20 @@ def _out_dir(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
+def _find_repo(path: Path | None, config: str) -> Path:
+    """``-C DIR`` as given; without it, the nearest directory from here upward that holds the
+    config, as git finds ``.git`` (so a run from ``src/`` finds ``evalbot.yml`` at the root)."""
+    if path is not None:
+        return _repo(path)
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / config).is_file():
+            return candidate
+        if (candidate / ".git").exists():
+            break  # the repository root: the config is not further up
+    return here
+
+
 def _repo(path: Path) -> Path:
     if not path.is_dir():
         raise UserError("repository directory not found", file=str(path), hint="check -C DIR")
@@ -137,7 +158,9 @@ def _cache_secret() -> bytes | None:
 
 
 def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
-    repo = _repo(args.repo)
+    repo = _find_repo(args.repo, args.config)
+    if args.out is None:
+        args.out = repo / "evalbot-results"
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
     return DiffOptions(
         repo_root=repo,
@@ -226,7 +249,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from evalbot.inputs.tree import WorkTree
     from evalbot.inputs.validate import format_report, validate
 
-    report = validate(WorkTree(_repo(args.repo)), args.config)
+    report = validate(WorkTree(_find_repo(args.repo, args.config)), args.config)
     _emit(format_report(report))
     return getattr(report, "exit_code", 0)
 
@@ -313,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     publish.set_defaults(handler=_cmd_publish)
 
     validate = sub.add_parser("validate", help="check config, prompts, models, golden sets")
-    validate.add_argument("-C", "--repo", type=Path, default=Path("."))
+    validate.add_argument(
+        "-C", "--repo", type=Path, help="repository root (default: found as for diff)"
+    )
     validate.add_argument("--config", default="evalbot.yml")
     validate.set_defaults(handler=_cmd_validate)
 

@@ -9,6 +9,7 @@ arithmetic); elsewhere (an Actions log) a plain line every 10 % of the planned c
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -109,11 +110,15 @@ class Progress:
         if self.live and self.total:
             from tqdm import tqdm
 
+            size = shutil.get_terminal_size((100, 24))
             self._bar = tqdm(
                 total=self.total,
                 file=self.stream,
                 unit="call",
-                dynamic_ncols=True,
+                # A terminal that reports a 0×0 size (a bare pseudo-terminal, some CI shells)
+                # would get a zero-width bar that tqdm also hides (row 0 of 0 rows).
+                ncols=max(60, size.columns),
+                nrows=max(5, size.lines),
                 leave=True,
                 desc="evalbot",
             )

@@ -150,7 +150,8 @@ def test_plain_lines_every_ten_percent_or_fifteen_seconds():
     assert "cost unknown" in plan_line(plan)
 
 
-def test_live_bar_writes_to_its_stream_with_counters():
+def test_live_bar_writes_to_its_stream_with_counters(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # the bar's width: room for every counter
     stream = io.StringIO()
     progress = Progress(stream=stream, live=True)
 

@@ -117,7 +117,7 @@ class Progress:
                 unit="call",
                 # A terminal that reports a 0×0 size (a bare pseudo-terminal, some CI shells)
                 # would get a zero-width bar that tqdm also hides (row 0 of 0 rows).
-                ncols=max(60, size.columns),
+                ncols=size.columns if size.columns >= 40 else 100,
                 nrows=max(5, size.lines),
                 leave=True,
                 desc="evalbot",

@@ -168,3 +168,8 @@ def test_live_bar_writes_to_its_stream_with_counters(monkeypatch):
     progress.close()
     text = stream.getvalue()
     assert "4/4" in text and "cached 1, errors 2, spent $0.0123" in text
+
+
+def test_a_suite_name_cannot_break_the_plan_line_into_a_workflow_command():
+    line = plan_line(SuitePlan("x\n::error::pwned", 1, 1, 1, 0, None))
+    assert "\n" not in line and "::error::" not in line

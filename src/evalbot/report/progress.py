@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import IO, Protocol
 
+from evalbot.report.escape import plain
+
 __all__ = ["Progress", "SuitePlan", "plan_line"]
 
 PLAIN_EVERY_S = 15.0
@@ -46,8 +48,8 @@ def _usd(value: float) -> str:
 def plan_line(plan: SuitePlan) -> str:
     sides = "base+head" if plan.sides == 2 else "head only"
     text = (
-        f"evalbot: plan {plan.name}: {plan.examples} examples × {plan.samples} samples × "
-        f"{plan.sides} sides ({sides}) = {plan.requests:,} calls"
+        f"evalbot: plan {plain(plan.name, limit=100)}: {plan.examples} examples × "
+        f"{plan.samples} samples × {plan.sides} sides ({sides}) = {plan.requests:,} calls"
     )
     if plan.cached is None:
         text += ", cache hits known as they come"

@@ -150,3 +150,15 @@ def test_a_run_from_a_subdirectory_finds_the_config_at_the_root(tmp_path, monkey
     assert main(["run", "--quiet"]) == 0
     assert "evalbot: pass" in capsys.readouterr().out
     assert (repo.root / "evalbot-results" / "results.json").is_file()
+
+
+def test_dry_run_says_which_suites_would_run_and_why(tmp_path, capsys):
+    repo = Repo(tmp_path / "repo")
+    repo.commit(_project(tmp_path), "base")
+    repo.branch("pr")
+    repo.commit({"p.md": "Question: {{q}}\n"}, "tweak")
+    args = ["diff", "-C", str(repo.root), "--base", "main", "--head", "pr", "--dry-run"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "would run: s (triggered by: p.md)" in out
+    assert "skipped: s" not in out

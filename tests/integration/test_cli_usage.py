@@ -162,3 +162,14 @@ def test_dry_run_says_which_suites_would_run_and_why(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "would run: s (triggered by: p.md)" in out
     assert "skipped: s" not in out
+
+
+def test_run_speaks_of_one_revision(tmp_path, capsys):
+    repo = Repo(tmp_path / "repo")
+    repo.commit(_project(tmp_path), "init")
+    assert main(["run", "-C", str(repo.root)]) == 0
+    out = capsys.readouterr().out
+    assert "s: PASS\n" in out
+    assert "--all" not in out and "new suite" not in out and "head:" not in out
+    assert "  usage: mock · echo" in out
+    assert out.count("absolute thresholds only") == 1  # the headline note, once

@@ -45,11 +45,13 @@ def _verdict(c: MetricComparison, color: bool) -> str:
     return word + (" (blocking)" if c.blocking else "")
 
 
-def _suite(suite: SuiteResult, color: bool) -> list[str]:
+def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str]:
+    """``single``: ``evalbot run`` (one revision): no triggers, no "new suite", no sides."""
     status = "error" if suite.status == SuiteStatus.ERROR else str(suite.gate)
-    new = " (new suite: absolute thresholds only)" if suite.status == SuiteStatus.NEW else ""
+    is_new = suite.status == SuiteStatus.NEW and not single
+    new = " (new suite: absolute thresholds only)" if is_new else ""
     lines = [f"{plain(suite.name, limit=100)}: {_paint(status.upper(), status, color)}{new}"]
-    if suite.triggers:
+    if suite.triggers and not single:
         shown = ", ".join(plain(t, limit=120) for t in suite.triggers[:10])
         more = len(suite.triggers) - 10
         lines.append(f"  triggered by: {shown}" + (f" and {more} more" if more > 0 else ""))
@@ -70,14 +72,18 @@ def _suite(suite: SuiteResult, color: bool) -> list[str]:
     for run in (suite.base, suite.head):
         if run is not None:
             u = usage_figures(run)
+            side = "usage" if single else u.side
             line = (
-                f"  {u.side}: {plain(u.model, limit=60)}, {u.calls} calls, {u.errors} errors, "
+                f"  {side}: {plain(u.model, limit=60)}, {u.calls} calls, {u.errors} errors, "
                 f"tokens {u.tokens}, {u.cost}, latency p50/p95 {u.latency}"
             )
             if u.judge_tokens != DASH:
                 line += f", judge {u.judge_tokens} tokens {u.judge_cost}"
             lines.append(line)
-    lines += [f"  note: {plain(n, limit=300)}" for n in suite_notes(suite)]
+    notes = suite_notes(suite)
+    if single:  # the headline already says it once for the run
+        notes = [n for n in notes if "absolute thresholds only" not in n]
+    lines += [f"  note: {plain(n, limit=300)}" for n in notes]
     return lines
 
 
@@ -102,7 +108,7 @@ def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | N
         )
     for suite in result.suites:
         if suite.status != SuiteStatus.SKIPPED:
-            lines += ["", *_suite(suite, color)]
+            lines += ["", *_suite(suite, color, single=result.command == "run")]
     # A dry run selects suites without evaluating them (pipeline.diff notes it on each).
     would = [s for s in t.skipped if any(n.startswith(_DRY_RUN) for n in s.notes)]
     for suite in would:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -173,3 +174,28 @@ def test_run_speaks_of_one_revision(tmp_path, capsys):
     assert "--all" not in out and "new suite" not in out and "head:" not in out
     assert "  usage: mock · echo" in out
     assert out.count("absolute thresholds only") == 1  # the headline note, once
+
+
+def test_readme_command_1_writes_under_a_fresh_temporary_directory_and_exits_1(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8").splitlines()
+    [line] = [x for x in readme if x.startswith("pip install -e . && d=$(mktemp -d)")]
+    command = line.removeprefix("pip install -e . && ")
+    bin_dir = Path(sys.executable).parent  # `evalbot` of this environment
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "TMPDIR": str(tmp_path),
+        },
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "evalbot: FAIL" in proc.stdout
+    assert list(tmp_path.glob("*/support-bot/evalbot-results/results.json"))

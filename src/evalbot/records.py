@@ -137,6 +137,9 @@ class Usage(Record):
     ``sent`` and ``cache_hits`` tell what was actually spent this time."""
     output_tokens: int = 0
     cost_usd: float = 0.0
+    """Cost of the evaluated calls: what the answers used cost, cached ones included."""
+    spent_usd: float = 0.0
+    """Spent this run: the cost of the calls actually sent (cache hits cost nothing now)."""
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
 
@@ -149,12 +152,20 @@ class Usage(Record):
         """Counts, tokens and cost added up; latency percentiles do not add, so none is set."""
         items = list(usages)
         counts = {f: sum(getattr(u, f) for u in items) for f in cls._COUNTS}
-        return cls(**counts, cost_usd=sum(u.cost_usd for u in items))
+        return cls(
+            **counts,
+            cost_usd=sum(u.cost_usd for u in items),
+            spent_usd=sum(u.spent_usd for u in items),
+        )
 
     def since(self, before: Usage) -> Usage:
         """What was used between a snapshot ``before`` and this later one of the same counter."""
         counts = {f: getattr(self, f) - getattr(before, f) for f in self._COUNTS}
-        return Usage(**counts, cost_usd=self.cost_usd - before.cost_usd)
+        return Usage(
+            **counts,
+            cost_usd=self.cost_usd - before.cost_usd,
+            spent_usd=self.spent_usd - before.spent_usd,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,7 +97,9 @@ def test_failing_check_run_carries_annotations_on_the_changed_prompt(
 def test_outputs_summary_and_masking(tmp_path: Path, workspace: Workspace, github: FakeGitHub):
     github.add_pull(REPO, PR, head_sha=workspace.head_sha, base_sha=workspace.base_sha)
     result = regressed_result(
-        workspace, usage=Usage(cost_usd=0.0123), judge_usage=Usage(cost_usd=0.001)
+        workspace,
+        usage=Usage(cost_usd=0.0123, spent_usd=0.0023),
+        judge_usage=Usage(cost_usd=0.001, spent_usd=0.001),
     )
     run = run_action(actions_env(tmp_path, workspace, github), StandInDiff(lambda o: result))
     lines = run.log.splitlines()
@@ -107,7 +109,7 @@ def test_outputs_summary_and_masking(tmp_path: Path, workspace: Workspace, githu
     assert run.outputs["verdict"] == "fail"
     assert run.outputs["regressions"] == "1"
     assert run.outputs["results"] == "evalbot-results"
-    assert run.outputs["cost-usd"] == "0.0133"
+    assert run.outputs["cost-usd"] == "0.0033"  # spent this run, not replayed from the cache
     [posted] = github.comments_on(REPO, PR)
     assert run.outputs["comment"] == posted["body"].rstrip("\n")
     assert "\n" in run.outputs["comment"]

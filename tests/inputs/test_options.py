@@ -14,7 +14,7 @@ from evalbot.options import DEFAULT_CONCURRENCY, DiffOptions
     ("argv", "expected"),
     [
         (["--check-name", "a-->b"], "check name 'a-->b' cannot be used"),
-        (["--concurrency", "0"], "concurrency must be at least 1"),
+        (["--concurrency", "0"], "--concurrency: '0': use a whole number of at least 1"),
     ],
 )
 @pytest.mark.parametrize("command", [["run"], ["diff", "--base", "main"]])

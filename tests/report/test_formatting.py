@@ -64,3 +64,16 @@ def test_format_p():
     assert format_p(0.0004) == "<0.001"
     assert format_p(0.31) == "0.310"
     assert format_p(None) == "—" and format_p(math.nan) == "—"
+
+
+def test_totals_are_dollars_as_they_are_and_per_call_costs_say_per_1k_calls():
+    from evalbot.report.formatting import Unit, scale_for, usd_total
+
+    # A run total of $0.000124 used to read "$0.124 /1k" (per 1k of what?).
+    assert usd_total(0.000124) == "$0.000124"
+    assert usd_total(0.031) == "$0.0310"
+    assert usd_total(0.12) == "$0.120"
+    assert usd_total(12.5) == "$12.50"
+    assert usd_total(0.0) == "$0.00"
+    per_call = scale_for(Unit.USD, [0.00012])
+    assert per_call.value(0.00012) == "$0.120 /1k calls"

@@ -48,20 +48,49 @@ def _retries(value: str) -> int:
     return int(value)
 
 
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A whole number in [low, high]: 0 or -5 concurrency, or 101 samples, is a mistake to name,
+    not a value to clamp silently."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{value!r}: use a whole number {span}")
+        return number
+
+    return parse
+
+
 def _hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in value.split(",") if h.strip())
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-C", "--repo", type=Path, default=Path("."), help="repository root")
+    parser.add_argument(
+        "-C",
+        "--repo",
+        type=Path,
+        help="repository root (default: the nearest directory up from here with the config)",
+    )
     parser.add_argument("--config", default="evalbot.yml", help="config path in the repository")
-    parser.add_argument("--out", type=Path, default=Path("evalbot-results"), help="output dir")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default: evalbot-results in the repository)"
+    )
     parser.add_argument("--suite", action="append", default=[], help="only this suite (repeat)")
     parser.add_argument("--offline", action="store_true", help="answer from the cache only")
     parser.add_argument("--shard", type=_shard, help="K/N: evaluate one slice of each golden set")
-    parser.add_argument("--samples", type=int, help="override every suite's samples")
     parser.add_argument(
-        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="model calls in flight"
+        "--samples", type=_whole(1, 100), help="override every suite's samples (1-100)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_whole(1),
+        default=DEFAULT_CONCURRENCY,
+        help=f"model calls in flight (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
     parser.add_argument(
@@ -106,6 +135,20 @@ def _out_dir(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
+def _find_repo(path: Path | None, config: str) -> Path:
+    """``-C DIR`` as given; without it, the nearest directory from here upward that holds the
+    config, as git finds ``.git`` (so a run from ``src/`` finds ``evalbot.yml`` at the root)."""
+    if path is not None:
+        return _repo(path)
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / config).is_file():
+            return candidate
+        if (candidate / ".git").exists():
+            break  # the repository root: the config is not further up
+    return here
+
+
 def _repo(path: Path) -> Path:
     if not path.is_dir():
         raise UserError("repository directory not found", file=str(path), hint="check -C DIR")
@@ -120,7 +163,9 @@ def _cache_secret() -> bytes | None:
 
 
 def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
-    repo = _repo(args.repo)
+    repo = _find_repo(args.repo, args.config)
+    if args.out is None:
+        args.out = repo / "evalbot-results"
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
     return DiffOptions(
         repo_root=repo,
@@ -149,25 +194,47 @@ def _report(result, args: argparse.Namespace) -> int:
     from evalbot.report import render_terminal
 
     if args.quiet:
-        print(f"evalbot: {result.verdict}")
+        _emit(f"evalbot: {result.verdict}")
     else:
-        print(render_terminal(result, color=sys.stdout.isatty()))
-        print(f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml)")
+        _emit(render_terminal(result, color=sys.stdout.isatty()))
+        _emit(f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml)")
     return exit_code_for_verdict(result.verdict)
+
+
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) is not an error, and the command
+    still exits with its own code (the verdict's)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _stdout_gone() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _progress(args: argparse.Namespace):
+    from evalbot.report.progress import Progress
+
+    return Progress(stream=sys.stderr, quiet=args.quiet)
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     from evalbot.pipeline.diff import run_diff
 
     options = _options(args, base=args.base, head=args.head)
-    return _report(run_diff(options, env=os.environ), args)
+    return _report(run_diff(options, env=os.environ, progress=_progress(args)), args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evalbot.pipeline.diff import run_diff
 
     options = _options(args, base=None, head=args.rev)
-    return _report(run_diff(options, env=os.environ), args)
+    return _report(run_diff(options, env=os.environ, progress=_progress(args)), args)
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
@@ -187,8 +254,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from evalbot.inputs.tree import WorkTree
     from evalbot.inputs.validate import format_report, validate
 
-    report = validate(WorkTree(_repo(args.repo)), args.config)
-    print(format_report(report))
+    report = validate(WorkTree(_find_repo(args.repo, args.config)), args.config)
+    _emit(format_report(report))
     return getattr(report, "exit_code", 0)
 
 
@@ -209,6 +276,11 @@ def _cmd_action(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse with short errors: the error, then one usage line (not the full usage block,
     which buries the line that matters under every option)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        # No prefix matching: `run --all` must not be read as `--allowed-hosts`.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nusage: {self.short_usage()}\n")
@@ -270,7 +342,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     publish.set_defaults(handler=_cmd_publish)
 
     validate = sub.add_parser("validate", help="check config, prompts, models, golden sets")
-    validate.add_argument("-C", "--repo", type=Path, default=Path("."))
+    validate.add_argument(
+        "-C", "--repo", type=Path, help="repository root (default: found as for diff)"
+    )
     validate.add_argument("--config", default="evalbot.yml")
     validate.set_defaults(handler=_cmd_validate)
 
@@ -292,6 +366,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
     action.set_defaults(handler=_cmd_action)
+    parser.set_defaults(commands=sub.choices)
     return parser
 
 
@@ -300,7 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The top-level options take no value, so the first word is the command.
     parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # named by the subcommand, with its own usage line
+            args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # argparse: --help / --version exit 0, usage errors exit 2
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
@@ -347,6 +424,9 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("evalbot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output cut short by its reader (`| head`): nothing to report
+        _stdout_gone()
+        return EXIT_ERROR
     except Exception:  # a bug in evalbot, not a user mistake: show everything
         traceback.print_exc()
         print("evalbot: internal error; please report it with the traceback above", file=sys.stderr)

@@ -363,7 +363,9 @@ def finish_step(
         results = str(settings.out_dir.relative_to(settings.workspace))
     except ValueError:
         results = str(settings.out_dir)
-    cost = result.usage.cost_usd + result.judge_usage.cost_usd
+    # Spent this run (calls sent), not the cost of the evaluated calls (cache hits included):
+    # an offline run that sent nothing spent $0. results.json has both.
+    cost = result.usage.spent_usd + result.judge_usage.spent_usd
     if comment is None:
         comment = reporter.render_comment(result, check_name=settings.check_name)
     write_outputs(

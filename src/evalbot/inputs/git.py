@@ -50,6 +50,12 @@ class Git:
         if check and proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             detail = err[-1] if err else f"exit {proc.returncode}"
+            if "not a git repository" in detail:
+                raise InputError(
+                    f"{self.root} is not inside a git repository (diff compares two revisions)",
+                    hint="run it in a clone (or pass -C DIR), or use 'evalbot run' for the "
+                    "files on disk",
+                )
             if "dubious ownership" in detail:
                 raise GitError(
                     f"git refused the repository: {detail}",
@@ -71,7 +77,14 @@ class Git:
         proc = self._run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         if proc.returncode != 0:
             if self.is_shallow():  # the history is missing, not the name wrong
-                raise GitError(f"unknown revision {rev!r}", hint=SHALLOW_HINT)
+                # A single-branch clone (actions/checkout's default) has no other branch at
+                # all, so --unshallow would not help: fetch the branch itself.
+                branch = rev.removeprefix("origin/")
+                raise GitError(
+                    f"unknown revision {rev!r} in this shallow clone",
+                    hint=f"git fetch --unshallow origin {branch}:refs/remotes/origin/{branch}, "
+                    f"then pass --base origin/{branch} (in actions/checkout: fetch-depth: 0)",
+                )
             raise InputError(
                 f"unknown revision {rev!r}", hint="check the name (git branch -a, git log)"
             )

@@ -25,6 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
+from evalbot.pipeline.plan import plan_suites
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
     PreparedSuite,
@@ -40,6 +41,7 @@ from evalbot.records import (
     Usage,
 )
 from evalbot.report import write_outputs
+from evalbot.report.progress import Progress
 from evalbot.run.cache import ResponseCache
 from evalbot.run.runner import ModelRunner
 from evalbot.safe_paths import safe_output_dir
@@ -153,8 +155,13 @@ def finish_run(
     return result
 
 
-def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
-    """Detect, evaluate both sides, test, report. Writes results before raising any error."""
+def run_diff(
+    options: DiffOptions, *, env: Mapping[str, str], progress: Progress | None = None
+) -> RunResult:
+    """Detect, evaluate both sides, test, report. Writes results before raising any error.
+
+    ``progress`` (built at the entrypoint) is shown the plan before the first call and told of
+    every call as it resolves."""
     safe_output_dir(options.out_dir, root=options.repo_root)  # refused before any work
     scrubber = Scrubber.from_env(env)
     git = Git(options.repo_root)
@@ -273,6 +280,9 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
                 for s in chosen
             ]
             _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
+            if progress is not None:
+                progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
+                runner.on_call = lambda purpose: progress.call_done(purpose, runner)
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_generated in zip(prepared, generated, strict=True):
                 finished = await finish_suite(
@@ -285,6 +295,8 @@ def run_diff(options: DiffOptions, *, env: Mapping[str, str]) -> RunResult:
                 )
                 done.append(finished)
         finally:
+            if progress is not None:
+                progress.close()
             await runner.aclose()
             spent.update(generate=runner.usage("generate"), judge=runner.usage("judge"))
 

@@ -138,6 +138,7 @@ def usage_of(outputs: list[list[Completion]]) -> Usage:
         input_tokens=sum(c.input_tokens for c in flat),
         output_tokens=sum(c.output_tokens for c in flat),
         cost_usd=float(sum(c.cost_usd or 0.0 for c in flat)),
+        spent_usd=float(sum(c.cost_usd or 0.0 for c in flat if not c.cached)),
         latency_p50_ms=float(np.percentile(latencies, 50)) if latencies else None,
         latency_p95_ms=float(np.percentile(latencies, 95)) if latencies else None,
     )

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from evalbot.options import check_name_problem
 from evalbot.records import RunResult, SuiteResult, SuiteStatus
 from evalbot.report.escape import escape_cell
-from evalbot.report.formatting import Unit, plural, scale_for
+from evalbot.report.formatting import plural, usd_total
 from evalbot.report.headline import short_description, tally
 from evalbot.report.markdown import (
     Examples,
@@ -143,12 +143,14 @@ class _Document:
             parts.append(f"base {base} → head {head}")
         usage, judge = r.usage, r.judge_usage
         if usage.requests or judge.requests:
-            cost = scale_for(Unit.USD, [usage.cost_usd]).value(usage.cost_usd)
+            cost = usd_total(usage.cost_usd)
             tokens = usage.input_tokens + usage.output_tokens
             text = f"{tokens:,} tokens, {cost}"
             if judge.requests:
-                jcost = scale_for(Unit.USD, [judge.cost_usd]).value(judge.cost_usd)
+                jcost = usd_total(judge.cost_usd)
                 text += f" (judge {judge.input_tokens + judge.output_tokens:,} tokens, {jcost})"
+            spent = usd_total(usage.spent_usd + judge.spent_usd)
+            text += f" evaluated, {spent} spent this run"
             parts.append(text)
         if self.url:
             parts.append(f"[details]({self.url})")

@@ -25,6 +25,7 @@ __all__ = [
     "plural",
     "scale_for",
     "unit_of",
+    "usd_total",
     "verdict_marker",
     "verdict_word",
 ]
@@ -124,14 +125,25 @@ def scale_for(unit: Unit, refs: Iterable[float | None]) -> Scale:
                 factor=k,
                 decimals=max(2, _decimals(ref * k)),
                 prefix="$",
-                suffix=" /1k",
-                delta_suffix=" /1k",
-                interval_suffix=" /1k",
+                suffix=" /1k calls",
+                delta_suffix=" /1k calls",
+                interval_suffix=" /1k calls",
             )
         return Scale(decimals=max(2, _decimals(ref)), prefix="$")
     if unit == Unit.TOKENS:
         return Scale(decimals=0 if ref >= 100 else 1)
     return Scale(decimals=_decimals(ref))
+
+
+def usd_total(amount: float) -> str:
+    """A total in dollars, as it is, to three significant digits under $1 ($0.000124, $0.0310),
+    never a per-1k figure (that scale is for per-call metrics, labelled so by ``scale_for``)."""
+    if not math.isfinite(amount) or amount == 0:
+        return "$0.00"
+    if abs(amount) >= 1:
+        return f"${amount:,.2f}"
+    decimals = max(2, -math.floor(math.log10(abs(amount))) + 2)
+    return f"${amount:.{decimals}f}"
 
 
 def format_p(p: float | None) -> str:

@@ -12,6 +12,7 @@ from evalbot.report.formatting import (
     format_p,
     scale_for,
     unit_of,
+    usd_total,
 )
 
 __all__ = [
@@ -19,8 +20,10 @@ __all__ = [
     "USAGE_HEADERS",
     "MetricFigures",
     "UsageFigures",
+    "error_reasons",
     "metric_figures",
     "model_text",
+    "reason_note",
     "show_mde",
     "suite_notes",
     "usage_figures",
@@ -86,7 +89,7 @@ class UsageFigures:
 
 
 def _usd(x: float) -> str:
-    return scale_for(Unit.USD, [x]).value(x)
+    return usd_total(x)
 
 
 def model_text(run: SideRun) -> str:
@@ -120,6 +123,30 @@ def usage_figures(run: SideRun) -> UsageFigures:
     )
 
 
+def error_reasons(run: SideRun) -> list[tuple[str, int, str]]:
+    """The distinct reasons the side's model calls failed: (reason, calls, one example id),
+    most frequent first. A rate says how often; this says why."""
+    seen: dict[str, list] = {}
+    for example_id, row in zip(run.example_ids, run.outputs, strict=False):
+        for completion in row:
+            if completion.error:
+                entry = seen.setdefault(completion.error, [0, example_id])
+                entry[0] += 1
+    ranked = sorted(seen.items(), key=lambda item: -item[1][0])
+    return [(reason, count, example) for reason, (count, example) in ranked]
+
+
+def reason_note(run: SideRun, *, shown: int = 3) -> str:
+    """``error_reasons`` as one note ("" when nothing failed)."""
+    reasons = error_reasons(run)
+    if not reasons:
+        return ""
+    parts = [f"{count:,}× {reason} (e.g. example {example})" for reason, count, example in reasons]
+    more = len(parts) - shown
+    text = "; ".join(parts[:shown]) + (f"; and {more} other reasons" if more > 0 else "")
+    return f"Why {run.side} calls failed: {text}."
+
+
 def suite_notes(suite: SuiteResult) -> list[str]:
     """Caveats in reading order, without repeats: suite-level, error rates, then per metric."""
     notes: list[str] = []
@@ -132,6 +159,7 @@ def suite_notes(suite: SuiteResult) -> list[str]:
     if any(rate > 0 for _, rate in rates):
         shown = ", ".join(f"{side} {rate:.1%}" for side, rate in rates)
         notes.append(f"Errored examples ({shown}) are excluded from the tests, never scored.")
+    notes.extend(reason_note(r) for r in (suite.base, suite.head) if r is not None)
     # The same caveat (e.g. "clustered by group") often holds for every metric: say it once,
     # naming the metrics it applies to, so the real warnings are not drowned.
     by_note: dict[str, list[str]] = {}
@@ -146,4 +174,4 @@ def suite_notes(suite: SuiteResult) -> list[str]:
         f"{'All metrics' if every > 2 and len(metrics) == every else ', '.join(metrics)}: {note}"
         for note, metrics in by_note.items()
     )
-    return list(dict.fromkeys(notes))
+    return [n for n in dict.fromkeys(notes) if n]

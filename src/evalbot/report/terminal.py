@@ -8,11 +8,13 @@ from tabulate import tabulate
 
 from evalbot.records import GateStatus, MetricComparison, RunResult, SuiteResult, SuiteStatus
 from evalbot.report.escape import plain
-from evalbot.report.formatting import DASH
+from evalbot.report.formatting import DASH, usd_total
 from evalbot.report.headline import absolute_text, tally
 from evalbot.report.rows import METRIC_HEADERS, metric_figures, show_mde, suite_notes, usage_figures
 
 __all__ = ["render_terminal"]
+
+_DRY_RUN = "Not evaluated: dry run"
 
 _RED, _GREEN, _YELLOW, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[33m", "\033[1m", "\033[0m"
 _COLORS = {
@@ -43,11 +45,13 @@ def _verdict(c: MetricComparison, color: bool) -> str:
     return word + (" (blocking)" if c.blocking else "")
 
 
-def _suite(suite: SuiteResult, color: bool) -> list[str]:
+def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str]:
+    """``single``: ``evalbot run`` (one revision): no triggers, no "new suite", no sides."""
     status = "error" if suite.status == SuiteStatus.ERROR else str(suite.gate)
-    new = " (new suite: absolute thresholds only)" if suite.status == SuiteStatus.NEW else ""
+    is_new = suite.status == SuiteStatus.NEW and not single
+    new = " (new suite: absolute thresholds only)" if is_new else ""
     lines = [f"{plain(suite.name, limit=100)}: {_paint(status.upper(), status, color)}{new}"]
-    if suite.triggers:
+    if suite.triggers and not single:
         shown = ", ".join(plain(t, limit=120) for t in suite.triggers[:10])
         more = len(suite.triggers) - 10
         lines.append(f"  triggered by: {shown}" + (f" and {more} more" if more > 0 else ""))
@@ -68,14 +72,18 @@ def _suite(suite: SuiteResult, color: bool) -> list[str]:
     for run in (suite.base, suite.head):
         if run is not None:
             u = usage_figures(run)
+            side = "usage" if single else u.side
             line = (
-                f"  {u.side}: {plain(u.model, limit=60)}, {u.calls} calls, {u.errors} errors, "
+                f"  {side}: {plain(u.model, limit=60)}, {u.calls} calls, {u.errors} errors, "
                 f"tokens {u.tokens}, {u.cost}, latency p50/p95 {u.latency}"
             )
             if u.judge_tokens != DASH:
                 line += f", judge {u.judge_tokens} tokens {u.judge_cost}"
             lines.append(line)
-    lines += [f"  note: {plain(n, limit=300)}" for n in suite_notes(suite)]
+    notes = suite_notes(suite)
+    if single:  # the headline already says it once for the run
+        notes = [n for n in notes if "absolute thresholds only" not in n]
+    lines += [f"  note: {plain(n, limit=300)}" for n in notes]
     return lines
 
 
@@ -91,11 +99,26 @@ def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | N
     if result.verdict == "error" and result.summary:
         lines.append(f"error: {plain(result.summary, limit=500)}")
     lines += [f"note: {plain(n, limit=300)}" for n in result.notes]
+    u, j = result.usage, result.judge_usage
+    if u.requests or j.requests:
+        lines.append(
+            f"cost: {usd_total(u.spent_usd + j.spent_usd)} spent this run "
+            f"({u.sent + j.sent:,} calls sent); {usd_total(u.cost_usd + j.cost_usd)} cost of "
+            f"the evaluated calls ({u.requests + j.requests:,}, cached ones included)"
+        )
     for suite in result.suites:
         if suite.status != SuiteStatus.SKIPPED:
-            lines += ["", *_suite(suite, color)]
-    if t.skipped:
-        names = ", ".join(plain(s.name, limit=100) for s in t.skipped)
+            lines += ["", *_suite(suite, color, single=result.command == "run")]
+    # A dry run selects suites without evaluating them (pipeline.diff notes it on each).
+    would = [s for s in t.skipped if any(n.startswith(_DRY_RUN) for n in s.notes)]
+    for suite in would:
+        why = ", ".join(plain(x, limit=120) for x in suite.triggers[:10])
+        more = len(suite.triggers) - 10
+        why += f" and {more} more" if more > 0 else ""
+        lines += ["", f"would run: {plain(suite.name, limit=100)} (triggered by: {why})"]
+    unchanged = [s for s in t.skipped if s not in would]
+    if unchanged:
+        names = ", ".join(plain(s.name, limit=100) for s in unchanged)
         lines += ["", f"skipped: {names}"]
     if out_dir is not None:
         where = plain(str(out_dir), limit=500)

@@ -309,6 +309,22 @@ class OpenAIProvider:
             "(a gateway answers 400 for both); evalbot stopped instead of sending the rest",
         )
 
+    def _unreachable(self, reason: str, model: str) -> ProviderError | None:
+        """A run-stopping error once ``EARLY_STOP`` requests in a row, before any answer, could
+        not connect even after the SDK's retries: the endpoint is down or the URL wrong, and
+        the rest would each spend the same minute of retries to say so."""
+        if self._answered:
+            return None
+        seen = self._refusals.get((0, reason), 0) + 1
+        self._refusals[(0, reason)] = seen
+        if seen < EARLY_STOP:
+            return None
+        return ProviderError(
+            f"the first {seen} requests for model {model!r} failed the same way: {reason}",
+            hint=f"check that the endpoint is up and that {self.config.base_url_env} points "
+            "to it; evalbot stopped instead of retrying the rest",
+        )
+
     def _redirected(self, exc: openai.APIStatusError) -> ProviderError:
         target = urlsplit(exc.response.headers.get("location") or "").hostname or "elsewhere"
         return ProviderError(
@@ -356,7 +372,11 @@ class OpenAIProvider:
         except openai.APITimeoutError:
             return self._failed(start, f"timed out after {self.config.timeout_s:g}s")
         except openai.APIConnectionError:
-            return self._failed(start, f"could not connect to {self.endpoint.host}")
+            failed = self._failed(start, f"could not connect to {self.endpoint.host}")
+            stop = self._unreachable(failed.error or "", request.model)
+            if stop is not None:
+                raise stop from None
+            return failed
         except openai.APIStatusError as exc:
             if 300 <= exc.status_code < 400:
                 raise self._redirected(exc) from None

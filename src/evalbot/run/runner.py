@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ class _Counters:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    spent_usd: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
 
     def count_hit(self, completion: Completion) -> None:
@@ -99,6 +100,7 @@ class _Counters:
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             cost_usd=self.cost_usd,
+            spent_usd=self.spent_usd,
             latency_p50_ms=float(np.percentile(lat, 50)) if lat else None,
             latency_p95_ms=float(np.percentile(lat, 95)) if lat else None,
         )
@@ -156,6 +158,9 @@ class ModelRunner:
         self._pools: dict[tuple[str, str], WorkerPool] = {}
         self._clients = OpenAIClients(self.env, max_retries=max_retries)
         self._fatal: EvalbotError | None = None
+        self.on_call: Callable[[str], None] | None = None
+        """Called with the purpose after every call resolves (answered, cached, joined or
+        failed): the progress display's hook."""
 
     # -- public ------------------------------------------------------------------------------
 
@@ -180,11 +185,25 @@ class ModelRunner:
             completion = await asyncio.shield(task)
             counters.count_hit(completion)
             self.cache_hits += 1
+            if self.on_call is not None:
+                self.on_call(request.purpose)
             return completion.model_copy(update={"cached": True})
         task = asyncio.ensure_future(self._resolve(provider, request, counters))
         self._inflight[flight] = task
-        task.add_done_callback(lambda t: self._landed(flight, t))
+        task.add_done_callback(lambda t: self._landed(flight, t, request.purpose))
         return await asyncio.shield(task)
+
+    def is_cached(self, config: ModelConfig, request: ModelRequest) -> bool | None:
+        """Whether the cache holds an answer to ``request``, for the plan shown before a run
+        (a file check, not a signature check). None when it cannot be known without the side's
+        code (``python``/``exec``)."""
+        spec = provider_spec(request.provider)
+        if not spec.cached or self.cache is None:
+            return False
+        if spec.runs_user_code:
+            return None
+        scope = self._provider(config, None).scope
+        return self.cache.path_for(self.cache.key_for(request, scope=scope)).exists()
 
     def usage(self, purpose: str = "generate") -> Usage:
         """Counters of one purpose (``generate`` or ``judge``).
@@ -216,9 +235,15 @@ class ModelRunner:
         # Uncacheable code answers (no tree id) are the same call only within one directory.
         return hashlib.sha256(f"{key}\0{workdir}".encode()).hexdigest()
 
-    def _landed(self, flight: str, task: asyncio.Task[Completion]) -> None:
+    def error_count(self) -> int:
+        """Failed answers so far, every purpose."""
+        return sum(c.errors for c in self._counters.values())
+
+    def _landed(self, flight: str, task: asyncio.Task[Completion], purpose: str) -> None:
         if self._inflight.get(flight) is task:
             del self._inflight[flight]
+        if self.on_call is not None:
+            self.on_call(purpose)
         if not task.cancelled():
             task.exception()  # retrieved here, so a call whose callers all left logs nothing
 
@@ -330,6 +355,7 @@ class ModelRunner:
         counters.output_tokens += completion.output_tokens
         if completion.cost_usd:
             counters.cost_usd += completion.cost_usd
+            counters.spent_usd += completion.cost_usd
         self.spent_usd += capped
         if completion.ok and completion.latency_ms is not None:
             counters.latencies_ms.append(completion.latency_ms)

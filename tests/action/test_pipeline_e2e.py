@@ -21,6 +21,7 @@ from tests.action.conftest import (
 )
 from tests.fakes.github_server import FakeGitHub
 from tests.gitrepo import Repo
+from tests.planted import PLANTED_CONFIG, planted_responder
 
 pipeline = pytest.importorskip(
     "evalbot.pipeline.diff", reason="the pipeline does not import yet", exc_type=ImportError
@@ -126,28 +127,6 @@ def test_fork_pr_with_the_real_pipeline_is_neutral(
     assert check["conclusion"] == "neutral"
 
 
-PLANTED = """\
-version: 1
-suites:
-  - name: answers
-    prompt: prompts/answers.md
-    model: models/chat.yaml
-    dataset: evals/answers.jsonl
-    metrics:
-      - {name: correct, type: contains, value: "{{expected}}"}
-    thresholds:
-      correct: {min: 0.8, max_drop: 0.02}
-"""
-
-
-def _planted_responder(body: dict) -> str:
-    prompt = body["messages"][-1]["content"]
-    word = prompt.rsplit(" ", 1)[-1]
-    if prompt.startswith("Be vague.") and int(word.removeprefix("w")) % 2:
-        return "Happy to help!"
-    return f"It is {word}"
-
-
 def test_planted_regression_end_to_end_as_the_container_runs_it(tmp_path: Path, github: FakeGitHub):
     """The container's path on a PR whose prompt truly regresses: real git history, the real
     pipeline, the openai provider over HTTP to a loopback fake, PyGithub against the GitHub fake.
@@ -159,7 +138,7 @@ def test_planted_regression_end_to_end_as_the_container_runs_it(tmp_path: Path, 
     rows = "".join(f'{{"id": "e{i}", "n": {i}, "expected": "w{i}"}}\n' for i in range(40))
     base = repo.commit(
         {
-            "evalbot.yml": PLANTED,
+            "evalbot.yml": PLANTED_CONFIG,
             "prompts/answers.md": "Answer {{n}}: w{{n}}\n",
             "models/chat.yaml": "provider: openai\nmodel: fake-1\nparams: {temperature: 0}\n",
             "evals/answers.jsonl": rows,
@@ -170,7 +149,7 @@ def test_planted_regression_end_to_end_as_the_container_runs_it(tmp_path: Path, 
     head = repo.commit({"prompts/answers.md": "Be vague. Answer {{n}}: w{{n}}\n"}, "vaguer")
     ws = Workspace(repo=repo, base_sha=base, head_sha=head)
     github.add_pull(REPO, PR, head_sha=head, base_sha=base)
-    with FakeOpenAI(_planted_responder) as llm:
+    with FakeOpenAI(planted_responder) as llm:
         env = actions_env(
             tmp_path,
             ws,

@@ -23,24 +23,14 @@ from tests.action.conftest import PR, REPO
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gitrepo import Repo
+from tests.planted import PLANTED_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 # Checkouts that share an engine can build under their own tag.
 IMAGE = os.environ.get("EVALBOT_TEST_IMAGE", "evalbot-test:local")
 RUNNER_UID = 1001
 
-CONFIG = """\
-version: 1
-suites:
-  - name: answers
-    prompt: prompts/answers.md
-    model: models/chat.yaml
-    dataset: evals/answers.jsonl
-    metrics:
-      - {name: correct, type: contains, value: "{{expected}}"}
-    thresholds:
-      correct: {min: 0.8, max_drop: 0.02}
-"""
+CONFIG = PLANTED_CONFIG
 
 
 def docker(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:

@@ -33,6 +33,7 @@ from tests.container.runner import (
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gitrepo import Repo
+from tests.planted import planted_responder
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("EVALBOT_CONTAINER_TESTS") != "1",
@@ -64,14 +65,6 @@ def dirs() -> Iterator[dict[str, Path]]:
         yield made
 
 
-def _planted(body: dict) -> str:
-    prompt = body["messages"][-1]["content"]
-    word = prompt.rsplit(" ", 1)[-1]
-    if prompt.startswith("Be vague.") and int(word.removeprefix("w")) % 2:
-        return "Happy to help!"
-    return f"It is {word}"
-
-
 def test_planted_regression_in_the_container_as_the_runner_runs_it(
     image: str, dirs: dict[str, Path]
 ):
@@ -80,7 +73,7 @@ def test_planted_regression_in_the_container_as_the_runner_runs_it(
     repo.branch("feature")
     head = repo.commit({"prompts/answers.md": "Be vague. Answer {{n}}: w{{n}}\n"}, "vaguer")
 
-    with FakeGitHub() as github, FakeOpenAI(_planted) as llm:
+    with FakeGitHub() as github, FakeOpenAI(planted_responder) as llm:
         github.add_repo(REPO)
         github.add_pull(REPO, PR, head_sha=head, base_sha=base)
         run = run_action(image, dirs, base=base, head=head, github=github, llm=llm)
@@ -110,7 +103,7 @@ def test_pr_touching_no_eval_input_passes_in_the_container_without_a_model_call(
     repo.branch("feature")
     head = repo.commit({"README.md": "docs only\n"}, "docs")
 
-    with FakeGitHub() as github, FakeOpenAI(_planted) as llm:
+    with FakeGitHub() as github, FakeOpenAI(planted_responder) as llm:
         github.add_repo(REPO)
         github.add_pull(REPO, PR, head_sha=head, base_sha=base)
         run = run_action(image, dirs, base=base, head=head, github=github, llm=llm)

@@ -29,33 +29,17 @@ from tests.action.conftest import (
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gitrepo import Repo
+from tests.planted import PLANTED_CONFIG, planted_responder
 
 KEY = "sk-live-Geheimnis0123456789abcdef"
 
-CONFIG = """\
-version: 1
-suites:
-  - name: answers
-    prompt: prompts/answers.md
-    model: models/chat.yaml
-    dataset: evals/answers.jsonl
-    metrics:
-      - {name: correct, type: contains, value: "{{expected}}"}
-    thresholds:
-      correct: {min: 0.8, max_drop: 0.02}
-"""
+CONFIG = PLANTED_CONFIG
 N = 8  # small: exact paired tests enumerate 2^N sign patterns
 MODEL = "provider: openai\nmodel: gpt-4o-mini\nparams: {temperature: 0}\n"
 VAGUE = "Be vague. Answer {{n}}: w{{n}}\n"
 
 
-def responder(body: dict) -> str:
-    """Right answers, except that the vague prompt misses every odd example: a true regression."""
-    prompt = body["messages"][-1]["content"]
-    word = prompt.rsplit(" ", 1)[-1]
-    if prompt.startswith("Be vague.") and int(word.removeprefix("w")) % 2:
-        return "Happy to help!"
-    return f"It is {word}"
+responder = planted_responder
 
 
 @dataclass

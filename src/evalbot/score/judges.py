@@ -43,12 +43,12 @@ __all__ = [
 
 
 @register("llm_rubric", kind=MetricKind.CONTINUOUS, needs_judge=True)
-def _llm_rubric(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+def _llm_rubric(metric: MetricConfig, setup: ScoreSetup, _: None) -> Scorer:
     return build_rubric(metric, setup)
 
 
 @register("pairwise", kind=MetricKind.PAIRWISE, needs_judge=True, proportion=True)
-def _pairwise(metric: MetricConfig, setup: ScoreSetup) -> PairScorer:
+def _pairwise(metric: MetricConfig, setup: ScoreSetup, _: None) -> PairScorer:
     return build_pairwise(metric, setup)
 
 
@@ -61,7 +61,7 @@ def _pairwise(metric: MetricConfig, setup: ScoreSetup) -> PairScorer:
     needs_judge=True,
     proportion=True,
 )
-def _rag(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+def _rag(metric: MetricConfig, setup: ScoreSetup, _: None) -> Scorer:
     return build_rag(metric, setup)
 
 
@@ -74,7 +74,7 @@ def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> N
     if spec is None or not spec.needs_judge:
         raise ValueError(f"{metric.type!r} is not a judge metric type")
     try:
-        spec.factory(metric, ScoreSetup(tree=tree))
+        spec.build(metric, ScoreSetup(tree=tree))
     except NoJudgeError:
         return  # every other check passed; whether a judge is configured is validate's concern
     except (TypeError, ValueError, KeyError) as exc:

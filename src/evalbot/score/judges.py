@@ -19,10 +19,12 @@ from evalbot.score.base import PairScorer, Scorer, ScoreSetup, register, spec_fo
 from evalbot.score.judge_io import NoJudgeError
 from evalbot.score.pairwise import PairwiseScorer, build_pairwise, pairwise_diagnostics
 from evalbot.score.rag import (
+    AnswerRagOptions,
     AnswerRelevanceScorer,
     ContextPrecisionScorer,
     ContextRecallScorer,
     FaithfulnessScorer,
+    RagOptions,
     build_rag,
 )
 from evalbot.score.rubric import RubricScorer, build_rubric
@@ -52,17 +54,26 @@ def _pairwise(metric: MetricConfig, setup: ScoreSetup, _: None) -> PairScorer:
     return build_pairwise(metric, setup)
 
 
-@register(
+def _rag(metric: MetricConfig, setup: ScoreSetup, options: RagOptions) -> Scorer:
+    return build_rag(metric, setup, options)
+
+
+register(
     "faithfulness",
     "answer_relevance",
+    kind=MetricKind.CONTINUOUS,
+    needs_judge=True,
+    proportion=True,
+    options=AnswerRagOptions,
+)(_rag)
+register(
     "context_precision",
     "context_recall",
     kind=MetricKind.CONTINUOUS,
     needs_judge=True,
     proportion=True,
-)
-def _rag(metric: MetricConfig, setup: ScoreSetup, _: None) -> Scorer:
-    return build_rag(metric, setup)
+    options=RagOptions,
+)(_rag)
 
 
 def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> None:

@@ -82,20 +82,13 @@ def test_each_provider_spec_states_its_facts():
     assert provider_spec("openai").env_fields == ("api_key_env", "base_url_env")
 
 
-# Metric types whose options are still checked inside their factories (spec.options is None):
-# the LLM-rubric and pairwise judges check theirs in rubric.py and pairwise.py.
-FACTORY_CHECKED_TYPES = {"llm_rubric", "pairwise"}
-
-
-def test_every_metric_type_declares_an_options_model_or_is_named_as_factory_checked():
+def test_every_metric_type_declares_an_options_model():
     from evalbot.score import MetricOptions, metric_specs
 
-    without = {spec.type for spec in metric_specs() if spec.options is None}
-    assert without == FACTORY_CHECKED_TYPES
+    assert [spec.type for spec in metric_specs() if spec.options is None] == []
     for spec in metric_specs():
-        if spec.options is not None:
-            assert issubclass(spec.options, MetricOptions)
-            assert spec.options.model_config.get("extra") == "forbid"
+        assert spec.options is not None and issubclass(spec.options, MetricOptions)
+        assert spec.options.model_config.get("extra") == "forbid"
 
 
 def test_an_options_model_refuses_unknown_keys_in_one_line_naming_metric_type_and_key(tmp_path):

@@ -17,7 +17,12 @@ from evalbot.inputs.config import MetricConfig
 from evalbot.records import MetricKind
 from evalbot.score.base import PairScorer, Scorer, ScoreSetup, register, spec_for
 from evalbot.score.judge_io import NoJudgeError
-from evalbot.score.pairwise import PairwiseScorer, build_pairwise, pairwise_diagnostics
+from evalbot.score.pairwise import (
+    PairwiseOptions,
+    PairwiseScorer,
+    build_pairwise,
+    pairwise_diagnostics,
+)
 from evalbot.score.rag import (
     AnswerRagOptions,
     AnswerRelevanceScorer,
@@ -27,7 +32,7 @@ from evalbot.score.rag import (
     RagOptions,
     build_rag,
 )
-from evalbot.score.rubric import RubricScorer, build_rubric
+from evalbot.score.rubric import RubricOptions, RubricScorer, build_rubric
 
 if TYPE_CHECKING:
     from evalbot.inputs.tree import FileTree
@@ -44,14 +49,16 @@ __all__ = [
 ]
 
 
-@register("llm_rubric", kind=MetricKind.CONTINUOUS, needs_judge=True)
-def _llm_rubric(metric: MetricConfig, setup: ScoreSetup, _: None) -> Scorer:
-    return build_rubric(metric, setup)
+@register("llm_rubric", kind=MetricKind.CONTINUOUS, needs_judge=True, options=RubricOptions)
+def _llm_rubric(metric: MetricConfig, setup: ScoreSetup, options: RubricOptions) -> Scorer:
+    return build_rubric(metric, setup, options)
 
 
-@register("pairwise", kind=MetricKind.PAIRWISE, needs_judge=True, proportion=True)
-def _pairwise(metric: MetricConfig, setup: ScoreSetup, _: None) -> PairScorer:
-    return build_pairwise(metric, setup)
+@register(
+    "pairwise", kind=MetricKind.PAIRWISE, needs_judge=True, proportion=True, options=PairwiseOptions
+)
+def _pairwise(metric: MetricConfig, setup: ScoreSetup, options: PairwiseOptions) -> PairScorer:
+    return build_pairwise(metric, setup, options)
 
 
 def _rag(metric: MetricConfig, setup: ScoreSetup, options: RagOptions) -> Scorer:

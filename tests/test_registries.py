@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import get_args
 
+import pytest
+
 from evalbot.inputs.config import ModelConfig
 from evalbot.records import MetricKind, ModelRequest
 from evalbot.run.providers import provider_kinds, provider_spec
@@ -78,3 +80,26 @@ def test_each_provider_spec_states_its_facts():
     assert code == {"python", "exec"}
     assert {k for k in provider_kinds() if not provider_spec(k).cached} == {"mock"}
     assert provider_spec("openai").env_fields == ("api_key_env", "base_url_env")
+
+
+def test_every_metric_type_declares_an_options_model():
+    from evalbot.score import MetricOptions, metric_specs
+
+    assert [spec.type for spec in metric_specs() if spec.options is None] == []
+    for spec in metric_specs():
+        assert spec.options is not None and issubclass(spec.options, MetricOptions)
+        assert spec.options.model_config.get("extra") == "forbid"
+
+
+def test_an_options_model_refuses_unknown_keys_in_one_line_naming_metric_type_and_key(tmp_path):
+    from evalbot.errors import ConfigError
+    from evalbot.inputs.config import MetricConfig
+    from evalbot.inputs.tree import WorkTree
+    from evalbot.score import ScoreSetup, build_scorer
+
+    metric = MetricConfig.model_validate({"name": "correct", "type": "regex", "value": "x"})
+    with pytest.raises(ConfigError) as caught:
+        build_scorer(metric, ScoreSetup(tree=WorkTree(tmp_path)), where="evalbot.yml")
+    assert caught.value.message == (
+        "metric 'correct' (regex): unknown option 'value'; 'regex' takes flags, fullmatch, pattern"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from evalbot.score import judges, metrics, word_count
 from evalbot.score.base import (
     JudgeRuntime,
+    MetricOptions,
     MetricSpec,
     PairScorer,
     Score,
@@ -26,6 +27,7 @@ from evalbot.score.base import (
 
 __all__ = [
     "JudgeRuntime",
+    "MetricOptions",
     "MetricSpec",
     "PairScorer",
     "Score",

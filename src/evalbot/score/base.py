@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from evalbot.errors import ConfigError
 from evalbot.inputs.config import MetricConfig, ModelConfig
 from evalbot.records import Completion, Example, MetricKind
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JudgeRuntime",
+    "MetricOptions",
     "MetricSpec",
     "PairScorer",
     "Score",
@@ -89,7 +92,41 @@ class ScoreSetup:
     """Where frozen judge artefacts (e.g. G-Eval steps) may be cached."""
 
 
-Factory = Callable[[MetricConfig, ScoreSetup], "Scorer | PairScorer"]
+class MetricOptions(BaseModel):
+    """Base of every metric type's options model: a key the model does not declare is refused.
+
+    Field validators raise ``ValueError`` with the whole message (``option 'x' must be …``); a
+    required field's ``description`` is said after "is required"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+OptionsModel = type[MetricOptions]
+"""(An alias: inside ``MetricSpec`` the name ``type`` is the metric-type field.)"""
+
+Factory = Callable[[MetricConfig, ScoreSetup, Any], "Scorer | PairScorer"]
+"""``factory(metric, setup, options)``: ``options`` is the validated options model, or None for
+a type registered without one (its factory checks ``metric.options`` itself)."""
+
+
+def _option_problem(metric: MetricConfig, model: type[MetricOptions], exc: ValidationError) -> str:
+    """The first problem of a failed options validation, as one line in evalbot's wording."""
+    # Unknown keys first: a misspelt option also shows up as a missing required one.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    error = errors[0]
+    key = str(error["loc"][0]) if error["loc"] else "?"
+    fields = {field.alias or name: field for name, field in model.model_fields.items()}
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(sorted(fields)) or "no options"
+        return f"unknown option {key!r}; {metric.type!r} takes {allowed}"
+    if error["type"] == "missing":
+        about = fields[key].description if key in fields else None
+        return f"option {key!r} is required" + (f" ({about})" if about else "")
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    if error["type"] == "bool_type":
+        return f"option {key!r} must be true or false, got {error['input']!r}"
+    return f"option {key!r}: {error['msg']}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +144,23 @@ class MetricSpec:
     """Scores are fractions in [0, 1] (pass rates, win rates, RAG ratios): so are thresholds."""
     higher_is_better: bool = True
     """The default direction (a metric config's ``higher_is_better`` overrides it)."""
+    options: OptionsModel | None = None
+    """The type's options (the metric's keys besides name, type and higher_is_better); None
+    means the factory still checks ``metric.options`` itself."""
+
+    def check(self, metric: MetricConfig) -> MetricOptions | None:
+        """Validate a metric config's options against this type's model (``validate`` and
+        ``run`` both come here, through ``build``). Raises ValueError with one line."""
+        if self.options is None:
+            return None
+        try:
+            return self.options.model_validate(metric.options)
+        except ValidationError as exc:
+            raise ValueError(_option_problem(metric, self.options, exc)) from None
+
+    def build(self, metric: MetricConfig, setup: ScoreSetup) -> Scorer | PairScorer:
+        """Check the options, then hand the validated model to the factory."""
+        return self.factory(metric, setup, self.check(metric))
 
 
 _REGISTRY: dict[str, MetricSpec] = {}
@@ -118,6 +172,7 @@ def register(
     needs_judge: bool = False,
     proportion: bool = False,
     higher_is_better: bool = True,
+    options: type[MetricOptions] | None = None,
 ) -> Callable[[Factory], Factory]:
     """Decorator: ``@register("contains", kind=MetricKind.BINARY, proportion=True)`` makes a
     factory available by type name, with the facts the config, validate and the pipeline use."""
@@ -127,7 +182,7 @@ def register(
             if name in _REGISTRY:
                 raise RuntimeError(f"metric type {name!r} is registered twice")
             _REGISTRY[name] = MetricSpec(
-                name, factory, kind, needs_judge, proportion, higher_is_better
+                name, factory, kind, needs_judge, proportion, higher_is_better, options
             )
         return factory
 
@@ -171,7 +226,7 @@ def build_scorer(metric: MetricConfig, setup: ScoreSetup, *, where: str) -> Scor
             hint=f"use one of {', '.join(sorted(_REGISTRY))}",
         )
     try:
-        return spec.factory(metric, setup)
+        return spec.build(metric, setup)
     except ConfigError:
         raise
     except (TypeError, ValueError, KeyError) as exc:

@@ -42,7 +42,6 @@ __all__ = [
     "JudgeReply",
     "NoJudgeError",
     "ask_judge",
-    "check_options",
     "expected_text",
     "fence",
     "load_prompt",
@@ -201,14 +200,6 @@ def resolve_judge(metric: MetricConfig, setup: ScoreSetup) -> Judge:
         raise ValueError("option 'judge' must be the path of a model config file")
     config, _ = load_model_config(setup.tree, override)
     return Judge.of(setup.judge.runner, config, override)
-
-
-def check_options(metric: MetricConfig, allowed: set[str]) -> dict[str, Any]:
-    options = metric.options
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown}; allowed: {sorted(allowed)}")
-    return options
 
 
 T = TypeVar("T", bound=BaseModel)

@@ -17,15 +17,22 @@ from evalbot.inputs.config import MetricConfig
 from evalbot.records import MetricKind
 from evalbot.score.base import PairScorer, Scorer, ScoreSetup, register, spec_for
 from evalbot.score.judge_io import NoJudgeError
-from evalbot.score.pairwise import PairwiseScorer, build_pairwise, pairwise_diagnostics
+from evalbot.score.pairwise import (
+    PairwiseOptions,
+    PairwiseScorer,
+    build_pairwise,
+    pairwise_diagnostics,
+)
 from evalbot.score.rag import (
+    AnswerRagOptions,
     AnswerRelevanceScorer,
     ContextPrecisionScorer,
     ContextRecallScorer,
     FaithfulnessScorer,
+    RagOptions,
     build_rag,
 )
-from evalbot.score.rubric import RubricScorer, build_rubric
+from evalbot.score.rubric import RubricOptions, RubricScorer, build_rubric
 
 if TYPE_CHECKING:
     from evalbot.inputs.tree import FileTree
@@ -42,27 +49,38 @@ __all__ = [
 ]
 
 
-@register("llm_rubric", kind=MetricKind.CONTINUOUS, needs_judge=True)
-def _llm_rubric(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
-    return build_rubric(metric, setup)
-
-
-@register("pairwise", kind=MetricKind.PAIRWISE, needs_judge=True, proportion=True)
-def _pairwise(metric: MetricConfig, setup: ScoreSetup) -> PairScorer:
-    return build_pairwise(metric, setup)
+@register("llm_rubric", kind=MetricKind.CONTINUOUS, needs_judge=True, options=RubricOptions)
+def _llm_rubric(metric: MetricConfig, setup: ScoreSetup, options: RubricOptions) -> Scorer:
+    return build_rubric(metric, setup, options)
 
 
 @register(
+    "pairwise", kind=MetricKind.PAIRWISE, needs_judge=True, proportion=True, options=PairwiseOptions
+)
+def _pairwise(metric: MetricConfig, setup: ScoreSetup, options: PairwiseOptions) -> PairScorer:
+    return build_pairwise(metric, setup, options)
+
+
+def _rag(metric: MetricConfig, setup: ScoreSetup, options: RagOptions) -> Scorer:
+    return build_rag(metric, setup, options)
+
+
+register(
     "faithfulness",
     "answer_relevance",
+    kind=MetricKind.CONTINUOUS,
+    needs_judge=True,
+    proportion=True,
+    options=AnswerRagOptions,
+)(_rag)
+register(
     "context_precision",
     "context_recall",
     kind=MetricKind.CONTINUOUS,
     needs_judge=True,
     proportion=True,
-)
-def _rag(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
-    return build_rag(metric, setup)
+    options=RagOptions,
+)(_rag)
 
 
 def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> None:
@@ -74,7 +92,7 @@ def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> N
     if spec is None or not spec.needs_judge:
         raise ValueError(f"{metric.type!r} is not a judge metric type")
     try:
-        spec.factory(metric, ScoreSetup(tree=tree))
+        spec.build(metric, ScoreSetup(tree=tree))
     except NoJudgeError:
         return  # every other check passed; whether a judge is configured is validate's concern
     except (TypeError, ValueError, KeyError) as exc:

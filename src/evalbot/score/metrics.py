@@ -5,7 +5,9 @@ every metric except the built-ins ``error`` and ``latency_ms``, so an error is n
 pass or a failure. Option values may hold ``{{placeholders}}`` (see ``evalbot.inputs.render``),
 filled per example; ``check(example)`` renders them without scoring, for ``evalbot validate``.
 
-Factories raise ``ValueError`` for bad options; ``build_scorer`` turns that into a ``ConfigError``
+Each type declares its options as a ``MetricOptions`` model at registration; the registry checks a
+metric config against it (``MetricSpec.check``) and the factory receives the validated model.
+Validators and factories raise ``ValueError``; ``build_scorer`` turns that into a ``ConfigError``
 naming the config file.
 """
 
@@ -14,22 +16,22 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
 import referencing
 import referencing.exceptions
 import regex
 from jsonschema.validators import validator_for
+from pydantic import BeforeValidator, Field, StrictBool, ValidationInfo
 
 from evalbot.errors import InputError
 from evalbot.inputs.config import MetricConfig
 from evalbot.inputs.render import parse_template, render_string, resolve_value, to_text
 from evalbot.parsing import ParseProblem, check_size, load_json, load_yaml
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.score.base import Score, Scorer, ScoreSetup, register
+from evalbot.score.base import MetricOptions, Score, Scorer, ScoreSetup, register
 from evalbot.score.builtins import (
     CostUsd,
     ErrorRate,
@@ -74,37 +76,18 @@ def _short(text: Any) -> str:
     return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
 
 
-def _options(metric: MetricConfig, allowed: Iterable[str]) -> dict[str, Any]:
-    options = metric.options
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"unknown option {unknown[0]!r}; {metric.type!r} takes "
-            f"{', '.join(sorted(allowed)) or 'no options'}"
-        )
-    return options
-
-
-def _bool(options: dict[str, Any], key: str, default: bool) -> bool:
-    value = options.get(key, default)
-    if not isinstance(value, bool):
-        raise ValueError(f"option {key!r} must be true or false, got {value!r}")
-    return value
-
-
-def _number(options: dict[str, Any], key: str) -> float:
-    value = options.get(key, 0.0)
+def _nonnegative(value: Any, info: ValidationInfo) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"option {key!r} must be a number >= 0, got {value!r}")
+        raise ValueError(f"option {info.field_name!r} must be a number >= 0, got {value!r}")
     return float(value)
 
 
-def _templates(metric: MetricConfig, key: str, default: str | None) -> list[str]:
+def _template_list(value: Any, info: ValidationInfo) -> list[str]:
     """A string/number option or a list of them, each checked for placeholder syntax now."""
-    raw = metric.options.get(key, default)
-    if raw is None:
+    key = info.field_name
+    if value is None:
         raise ValueError(f"option {key!r} is required")
-    items = raw if isinstance(raw, list) else [raw]
+    items = value if isinstance(value, list) else [value]
     if not items:
         raise ValueError(f"option {key!r} must not be an empty list")
     out: list[str] = []
@@ -118,6 +101,10 @@ def _templates(metric: MetricConfig, key: str, default: str | None) -> list[str]
             raise ValueError(f"option {key!r}: {exc.message}; {exc.hint}") from None
         out.append(text)
     return out
+
+
+_Tolerance = Annotated[float, BeforeValidator(_nonnegative)]
+_Templates = Annotated[tuple[str, ...], BeforeValidator(_template_list)]
 
 
 def _strip_fences(text: str) -> str:
@@ -204,23 +191,44 @@ class _Match(_Metric):
         return Score(0.0, details)
 
 
-@register("equals", "contains", "icontains", "not_contains", kind=_BINARY, proportion=True)
-def _match_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
+class NotContainsOptions(MetricOptions):
+    value: _Templates
+    ignore_case: StrictBool | None = None
+    """None: the type's default (true for ``icontains`` only)."""
+
+
+class ContainsOptions(NotContainsOptions):
+    value: _Templates = ("{{expected}}",)
+    all: StrictBool = False
+
+
+class EqualsOptions(NotContainsOptions):
+    value: _Templates = ("{{expected}}",)
+    strip: StrictBool = True
+
+
+_MatchOptions = NotContainsOptions | ContainsOptions | EqualsOptions
+
+
+def _match_factory(metric: MetricConfig, setup: ScoreSetup, options: _MatchOptions) -> Scorer:
     mode = metric.type
-    allowed = {"value", "ignore_case"}
-    allowed |= {"strip"} if mode == "equals" else set()
-    allowed |= {"all"} if mode in ("contains", "icontains") else set()
-    options = _options(metric, allowed)
-    default = "{{expected}}" if mode != "not_contains" else None
+    ignore_case = options.ignore_case
     return _Match(
         name=metric.name,
         higher_is_better=_direction(metric, True),
         mode="contains" if mode == "icontains" else mode,
-        values=_templates(metric, "value", default),
-        ignore_case=_bool(options, "ignore_case", mode == "icontains"),
-        strip=_bool(options, "strip", True),
-        require_all=_bool(options, "all", False),
+        values=list(options.value),
+        ignore_case=mode == "icontains" if ignore_case is None else ignore_case,
+        strip=options.strip if isinstance(options, EqualsOptions) else True,
+        require_all=options.all if isinstance(options, ContainsOptions) else False,
     )
+
+
+register("equals", kind=_BINARY, proportion=True, options=EqualsOptions)(_match_factory)
+register("contains", "icontains", kind=_BINARY, proportion=True, options=ContainsOptions)(
+    _match_factory
+)
+register("not_contains", kind=_BINARY, proportion=True, options=NotContainsOptions)(_match_factory)
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,14 +305,21 @@ def _regex_flags(value: Any) -> int:
     return flags
 
 
-@register("regex", kind=_BINARY, proportion=True)
-def _regex_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
-    options = _options(metric, {"pattern", "flags", "fullmatch"})
-    pattern = options.get("pattern")
-    if not isinstance(pattern, str) or not pattern:
+def _pattern(value: Any, info: ValidationInfo) -> str:
+    if not isinstance(value, str) or not value:
         raise ValueError("option 'pattern' is required (a regular expression)")
-    _templates(metric, "pattern", None)
-    flags = _regex_flags(options.get("flags"))
+    return _template_list(value, info)[0]
+
+
+class RegexOptions(MetricOptions):
+    pattern: Annotated[str, BeforeValidator(_pattern)] = Field(description="a regular expression")
+    flags: Annotated[int, BeforeValidator(_regex_flags)] = 0
+    fullmatch: StrictBool = False
+
+
+@register("regex", kind=_BINARY, proportion=True, options=RegexOptions)
+def _regex_factory(metric: MetricConfig, setup: ScoreSetup, options: RegexOptions) -> Scorer:
+    pattern, flags = options.pattern, options.flags
     # Compile once with a neutral stand-in for every placeholder, so a broken pattern fails at
     # build time instead of on the first example.
     parts = parse_template(pattern).parts
@@ -318,7 +333,7 @@ def _regex_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
         higher_is_better=_direction(metric, True),
         pattern=pattern,
         flags=flags,
-        fullmatch=_bool(options, "fullmatch", False),
+        fullmatch=options.fullmatch,
     )
 
 
@@ -353,13 +368,18 @@ class _JsonValid(_Metric):
         return Score(0.0, {"missed": problem}) if problem else Score(1.0)
 
 
-@register("json_valid", kind=_BINARY, proportion=True)
-def _json_valid_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
-    options = _options(metric, {"allow_fences"})
+class JsonValidOptions(MetricOptions):
+    allow_fences: StrictBool = False
+
+
+@register("json_valid", kind=_BINARY, proportion=True, options=JsonValidOptions)
+def _json_valid_factory(
+    metric: MetricConfig, setup: ScoreSetup, options: JsonValidOptions
+) -> Scorer:
     return _JsonValid(
         name=metric.name,
         higher_is_better=_direction(metric, True),
-        allow_fences=_bool(options, "allow_fences", False),
+        allow_fences=options.allow_fences,
     )
 
 
@@ -482,12 +502,16 @@ def _ref_loop(schema: Any) -> list[str] | None:
     return None
 
 
-@register("json_schema", kind=_BINARY, proportion=True)
-def _json_schema_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
-    options = _options(metric, {"schema", "allow_fences"})
-    if "schema" not in options:
-        raise ValueError("option 'schema' is required (an inline mapping or a file path)")
-    schema = _load_schema(options["schema"], setup)
+class JsonSchemaOptions(MetricOptions):
+    schema_: Any = Field(alias="schema", description="an inline mapping or a file path")
+    allow_fences: StrictBool = False
+
+
+@register("json_schema", kind=_BINARY, proportion=True, options=JsonSchemaOptions)
+def _json_schema_factory(
+    metric: MetricConfig, setup: ScoreSetup, options: JsonSchemaOptions
+) -> Scorer:
+    schema = _load_schema(options.schema_, setup)
     remote = _remote_refs(schema)
     if remote:
         # Nothing is fetched from the network while scoring; only refs inside the schema work.
@@ -505,7 +529,7 @@ def _json_schema_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
         name=metric.name,
         higher_is_better=_direction(metric, True),
         validator=cls(schema, registry=referencing.Registry()),
-        allow_fences=_bool(options, "allow_fences", False),
+        allow_fences=options.allow_fences,
     )
 
 
@@ -552,16 +576,27 @@ class _NumericClose(_Metric):
         return Score(1.0 if ok else 0.0, {"got": got, "expected": target})
 
 
-@register("numeric_close", kind=_BINARY, proportion=True)
-def _numeric_factory(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
-    options = _options(metric, {"value", "tolerance", "rel_tolerance"})
-    values = _templates(metric, "value", "{{expected}}")
+def _one_template(value: Any, info: ValidationInfo) -> str:
+    values = _template_list(value, info)
     if len(values) != 1:
         raise ValueError("option 'value' must be one number or one placeholder, not a list")
+    return values[0]
+
+
+class NumericCloseOptions(MetricOptions):
+    value: Annotated[str, BeforeValidator(_one_template)] = "{{expected}}"
+    tolerance: _Tolerance = 0.0
+    rel_tolerance: _Tolerance = 0.0
+
+
+@register("numeric_close", kind=_BINARY, proportion=True, options=NumericCloseOptions)
+def _numeric_factory(
+    metric: MetricConfig, setup: ScoreSetup, options: NumericCloseOptions
+) -> Scorer:
     return _NumericClose(
         name=metric.name,
         higher_is_better=_direction(metric, True),
-        value=values[0],
-        tolerance=_number(options, "tolerance"),
-        rel_tolerance=_number(options, "rel_tolerance"),
+        value=options.value,
+        tolerance=options.tolerance,
+        rel_tolerance=options.rel_tolerance,
     )

@@ -20,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from evalbot.inputs.config import MetricConfig
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.score.base import Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
-    check_options,
     expected_text,
     fence,
     load_prompt,
@@ -36,6 +35,7 @@ from evalbot.score.judge_io import (
 __all__ = [
     "LENGTH_BIAS_MIN_PAIRS",
     "LENGTH_BIAS_MIN_RHO",
+    "PairwiseOptions",
     "PairwiseScorer",
     "build_pairwise",
     "pairwise_diagnostics",
@@ -43,7 +43,6 @@ __all__ = [
 
 LENGTH_BIAS_MIN_RHO = 0.5
 LENGTH_BIAS_MIN_PAIRS = 10
-_OPTIONS = {"rubric", "judge"}
 Winner = Literal["A", "B", "tie"]
 
 
@@ -181,11 +180,19 @@ def pairwise_diagnostics(details: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def build_pairwise(metric: MetricConfig, setup: ScoreSetup) -> PairwiseScorer:
-    options = check_options(metric, _OPTIONS)
+class PairwiseOptions(MetricOptions):
+    rubric: Any = None
+    """An optional rubric file the judge compares against."""
+    judge: Any = None
+    """A model config path for this metric's judge; checked by ``resolve_judge``."""
+
+
+def build_pairwise(
+    metric: MetricConfig, setup: ScoreSetup, options: PairwiseOptions
+) -> PairwiseScorer:
     rubric = None
-    if options.get("rubric") is not None:
-        path = options["rubric"]
+    if options.rubric is not None:
+        path = options.rubric
         if not isinstance(path, str) or not setup.tree.exists(path):
             raise ValueError(f"rubric file {path!r} not found")
         rubric = setup.tree.read_text(path)

@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 
 from evalbot.inputs.config import MetricConfig
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.score.base import Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
-    check_options,
     expected_text,
     fence,
     load_prompt,
@@ -34,10 +41,12 @@ from evalbot.score.judge_io import (
 )
 
 __all__ = [
+    "AnswerRagOptions",
     "AnswerRelevanceScorer",
     "ContextPrecisionScorer",
     "ContextRecallScorer",
     "FaithfulnessScorer",
+    "RagOptions",
     "build_rag",
     "context_precision",
 ]
@@ -339,21 +348,37 @@ _KINDS: dict[str, type[_RagScorer]] = {
 }
 
 
-def build_rag(metric: MetricConfig, setup: ScoreSetup) -> _RagScorer:
-    allowed = {"judge", "question_var", "answer_key", "context_key"}
-    if metric.type in ("faithfulness", "answer_relevance"):
-        allowed.add("idk_counts")
-    options = check_options(metric, allowed)
-    for key in ("question_var", "answer_key", "context_key"):
-        if options.get(key) is not None and not (isinstance(options[key], str) and options[key]):
-            raise ValueError(f"option {key!r} must be a non-empty string")
-    if "idk_counts" in options and not isinstance(options["idk_counts"], bool):
-        raise ValueError("option 'idk_counts' must be true or false")
+def _nonempty(value: Any, info: ValidationInfo) -> str | None:
+    if value is not None and not (isinstance(value, str) and value):
+        raise ValueError(f"option {info.field_name!r} must be a non-empty string")
+    return value
+
+
+_Key = Annotated[str | None, BeforeValidator(_nonempty)]
+
+
+class RagOptions(MetricOptions):
+    """``context_precision`` and ``context_recall``."""
+
+    judge: Any = None
+    """A model config path for this metric's judge; checked by ``resolve_judge``."""
+    question_var: _Key = None
+    answer_key: _Key = None
+    context_key: _Key = None
+
+
+class AnswerRagOptions(RagOptions):
+    """``faithfulness`` and ``answer_relevance``: they also judge "I don't know" answers."""
+
+    idk_counts: StrictBool | None = None
+
+
+def build_rag(metric: MetricConfig, setup: ScoreSetup, options: RagOptions) -> _RagScorer:
     return _KINDS[metric.type](
         metric.name,
         judge=resolve_judge(metric, setup),
-        question_var=options.get("question_var") or "question",
-        answer_key=options.get("answer_key"),
-        context_key=options.get("context_key"),
-        idk_counts=options.get("idk_counts"),
+        question_var=options.question_var or "question",
+        answer_key=options.answer_key,
+        context_key=options.context_key,
+        idk_counts=options.idk_counts if isinstance(options, AnswerRagOptions) else None,
     )

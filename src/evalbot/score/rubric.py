@@ -18,19 +18,25 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+)
 
 from evalbot.fsio import ensure_dir, write_atomic
 from evalbot.inputs.config import MetricConfig, sha256_text
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind, TokenLogprob
-from evalbot.score.base import Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
-    check_options,
     expected_text,
     fence,
     load_prompt,
@@ -43,6 +49,7 @@ from evalbot.signing import seal, unseal
 __all__ = [
     "STEPS_FILE_VERSION",
     "FrozenSteps",
+    "RubricOptions",
     "RubricScorer",
     "WeightedScore",
     "build_rubric",
@@ -51,7 +58,6 @@ __all__ = [
 
 STEPS_FILE_VERSION = 1
 MIN_TOKEN_PROB = 0.01
-_OPTIONS = {"rubric", "scale", "steps", "judge", "logprobs"}
 
 
 class _StepsReply(BaseModel):
@@ -333,21 +339,29 @@ def _read(setup: ScoreSetup, path: Any, what: str) -> str:
     return setup.tree.read_text(path)
 
 
-def build_rubric(metric: MetricConfig, setup: ScoreSetup) -> RubricScorer:
-    options = check_options(metric, _OPTIONS)
-    if "rubric" not in options:
+class RubricOptions(MetricOptions):
+    rubric: Any = None
+    """The Markdown rubric's path (required; the factory says so, as it reads the file)."""
+    scale: Annotated[tuple[int, int], BeforeValidator(_scale)] = (1, 5)
+    steps: Any = None
+    """A file of evaluation steps; without it G-Eval steps are generated and frozen."""
+    judge: Any = None
+    """A model config path for this metric's judge; checked by ``resolve_judge``."""
+    logprobs: StrictBool = True
+
+
+def build_rubric(metric: MetricConfig, setup: ScoreSetup, options: RubricOptions) -> RubricScorer:
+    if options.rubric is None:
         raise ValueError("needs 'rubric: <path to a Markdown rubric>'")
-    rubric = _read(setup, options["rubric"], "rubric")
+    rubric = _read(setup, options.rubric, "rubric")
     if not rubric.strip():
-        raise ValueError(f"rubric file {options['rubric']!r} is empty")
+        raise ValueError(f"rubric file {options.rubric!r} is empty")
     steps = None
-    if options.get("steps") is not None:
-        steps = _parse_user_steps(_read(setup, options["steps"], "steps"))
+    if options.steps is not None:
+        steps = _parse_user_steps(_read(setup, options.steps, "steps"))
         if not steps:
-            raise ValueError(f"steps file {options['steps']!r} lists no step")
-    logprobs = options.get("logprobs", True)
-    if not isinstance(logprobs, bool):
-        raise ValueError("option 'logprobs' must be true or false")
+            raise ValueError(f"steps file {options.steps!r} lists no step")
+    logprobs = options.logprobs
     judge = resolve_judge(metric, setup)
     # Without an explicit artefact directory, freeze the steps next to the response cache.
     cache = getattr(judge.runner, "cache", None)
@@ -356,10 +370,10 @@ def build_rubric(metric: MetricConfig, setup: ScoreSetup) -> RubricScorer:
         metric.name,
         judge=judge,
         rubric=rubric,
-        rubric_path=options["rubric"],
-        scale=_scale(options.get("scale")),
+        rubric_path=options.rubric,
+        scale=options.scale,
         steps=steps,
-        steps_path=options.get("steps"),
+        steps_path=options.steps,
         steps_dir=steps_dir,
         steps_secret=getattr(cache, "secret", None),
         logprobs=logprobs,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from evalbot.inputs.config import MetricConfig
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.score.base import Score, Scorer, ScoreSetup, register
+from evalbot.score.base import MetricOptions, Score, Scorer, ScoreSetup, register
 
 __all__ = ["WordCount"]
 
@@ -32,9 +32,13 @@ class WordCount:
         """Nothing to render per example (for ``evalbot validate``)."""
 
 
-@register("word_count", kind=MetricKind.HEAVY_TAILED, higher_is_better=False)
-def _word_count(metric: MetricConfig, setup: ScoreSetup) -> Scorer:
-    if metric.options:
-        raise ValueError(f"unknown option {sorted(metric.options)[0]!r}; 'word_count' takes none")
+class WordCountOptions(MetricOptions):
+    """None: every key besides name, type and higher_is_better is refused."""
+
+
+@register(
+    "word_count", kind=MetricKind.HEAVY_TAILED, higher_is_better=False, options=WordCountOptions
+)
+def _word_count(metric: MetricConfig, setup: ScoreSetup, _: WordCountOptions) -> Scorer:
     direction = False if metric.higher_is_better is None else metric.higher_is_better
     return WordCount(name=metric.name, higher_is_better=direction)

@@ -77,7 +77,8 @@ class ModelRequest(Record):
     """One generation request. Everything that determines the response is in here, so a hash of
     it (plus the provider's code version, for ``python``/``exec``) is the cache key."""
 
-    provider: Literal["openai", "python", "exec", "mock"]
+    provider: str
+    """A registered provider kind (the model config it was built from was checked)."""
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
     messages: list[Message]

@@ -64,11 +64,20 @@ class Price(_Strict):
     output: float = Field(ge=0)
 
 
+def _default_provider() -> str:
+    # Imported when called: the provider modules import this one.
+    from evalbot.run.openai_provider import PROVIDER_KIND
+
+    return PROVIDER_KIND
+
+
 class ModelConfig(_Strict):
     """A model config file (YAML). Endpoints and keys never come from here: only the *names* of
     the environment variables to read them from, and those are checked against allowed hosts."""
 
-    provider: Literal["openai", "python", "exec", "mock"] = "openai"
+    provider: str = Field(default_factory=lambda: _default_provider())
+    """A provider kind registered in ``evalbot.run`` (checked against the registry); default:
+    any OpenAI-compatible endpoint."""
     model: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     price: Price | None = None
@@ -103,6 +112,17 @@ class ModelConfig(_Strict):
         # key slot at an unrelated secret such as GITHUB_TOKEN.
         if not (value.endswith("_API_KEY") or value.endswith("_KEY")):
             raise ValueError(f"{value!r} must end in _API_KEY or _KEY")
+        return value
+
+    @field_validator("provider")
+    @classmethod
+    def _registered_provider(cls, value: str) -> str:
+        from evalbot.run.providers import provider_kinds
+
+        if value not in provider_kinds():
+            raise ValueError(
+                f"unknown provider {value!r}; use one of {', '.join(provider_kinds())}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+PROVIDER_KIND = "openai"
+"""The ``provider:`` value of this kind, and the default of every model config."""
 DEFAULT_MAX_RETRIES = 4
 EARLY_STOP = 3
 """Identical non-retryable refusals, before any success, after which the run stops."""
@@ -450,7 +452,7 @@ def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) 
 
 register_provider(
     ProviderSpec(
-        name="openai",
+        name=PROVIDER_KIND,
         runs_user_code=False,
         cached=True,
         env_fields=("api_key_env", "base_url_env"),

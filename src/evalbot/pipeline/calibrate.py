@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from evalbot import __version__
 from evalbot.errors import ConfigError, InputError, UserError
 from evalbot.inputs.config import (
@@ -31,6 +33,7 @@ from evalbot.inputs.config import (
 )
 from evalbot.options import DEFAULT_CONCURRENCY
 from evalbot.parsing import ParseProblem, load_json
+from evalbot.pipeline.judge_calibration import RECORD_SCHEMA, judge_prompt_version
 from evalbot.records import Completion, Example
 from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
 
@@ -96,13 +99,18 @@ def load_labels(path: Path, *, metric: str | None = None) -> list[LabelledOutput
 
     Rows naming another ``metric`` are skipped; rows without one apply to any metric.
     """
-    from evalbot.inputs.golden import derive_id
-
     label = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputError("labels file not found", file=label) from exc
+    return parse_labels(text, label=label, metric=metric)
+
+
+def parse_labels(text: str, *, label: str, metric: str | None = None) -> list[LabelledOutput]:
+    """``load_labels`` on a file's text (a labels file read from a git revision)."""
+    from evalbot.inputs.golden import derive_id
+
     rows: list[LabelledOutput] = []
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
@@ -250,8 +258,9 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
         n_resamples=options.n_resamples,
     )
     errors = [s.details.get("error") for s in scores if s.value is None]
+    judge_values = _judge_values(rows, scores, label=str(options.labels))
     return {
-        "schema": "evalbot-calibration/1",
+        "schema": RECORD_SCHEMA,
         "judge_model": model.model,
         "judge_model_path": judge_path,
         "suite": suite.name,
@@ -259,16 +268,80 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
         "metric_type": metric.type,
         "rubric_path": metric.options.get("rubric"),
         "rubric_sha256": getattr(scorer, "rubric_sha256", None),
+        "prompt_version": judge_prompt_version(metric.type),
         **result,
+        "sensitivity": _sensitivity_summary(judge_values, rows, result, options),
         "bars": {"reliable": ALPHA_RELIABLE, "tentative": ALPHA_TENTATIVE},
         "judge_errors": [e for e in errors if e][:5],
-        "labels": str(options.labels),
+        "labels": _repo_relative(options.labels, options.repo_root),
         "labels_sha256": sha256_text(options.labels.read_text(encoding="utf-8")),
+        "judge_values": judge_values,
         "seed": options.seed,
         "n_resamples": options.n_resamples,
         "tool_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _judge_values(rows: list[LabelledOutput], scores: list[Any], *, label: str) -> dict[str, float]:
+    """The judge's value per label id: what a diff recomputes se/sp or the slope from."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.example.id in seen:
+            raise InputError(
+                f"label id {row.example.id!r} is used twice (first on line {seen[row.example.id]})",
+                file=label,
+                line=row.example.line,
+                hint="give every labelled output its own 'id'",
+            )
+        seen[row.example.id] = row.example.line or 0
+    return {
+        row.example.id: float(score.value)
+        for row, score in zip(rows, scores, strict=True)
+        if score.value is not None and math.isfinite(score.value)
+    }
+
+
+def _sensitivity_summary(
+    judge_values: dict[str, float],
+    rows: list[LabelledOutput],
+    result: dict[str, Any],
+    options: CalibrationOptions,
+) -> dict[str, Any]:
+    """se/sp and J (binary) or the Deming slope, each with a 95 % interval, for the summary.
+
+    Informational: a diff never reads these numbers back, it recomputes them from the labels.
+    """
+    from evalbot.stats.judge_correction import estimate_sensitivity
+
+    pairs = [(judge_values[r.example.id], float(np.mean(r.human))) for r in rows
+             if r.example.id in judge_values]  # fmt: skip
+    judge = np.array([p[0] for p in pairs])
+    human = np.array([p[1] for p in pairs])
+    binary = bool(result.get("binary"))
+    if binary and result.get("scale"):
+        lo, hi = result["scale"]
+        judge, human = (judge - lo) / (hi - lo), ((human - lo) / (hi - lo) >= 0.5).astype(float)
+    sens = estimate_sensitivity(
+        judge,
+        human,
+        binary=binary,
+        alpha=0.025,
+        n_resamples=options.n_resamples,
+        seed=options.seed,
+    )
+    summary = sens.as_dict()
+    summary["confidence"] = 0.95
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in summary.items()}  # fmt: skip
+
+
+def _repo_relative(path: Path, root: Path) -> str:
+    """The labels path as a diff finds it: relative to the repository root when inside it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 # ---------------------------------------------------------------------------------------------

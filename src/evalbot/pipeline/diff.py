@@ -276,6 +276,7 @@ def run_diff(
                     base_tree=base_tree,
                     runner=runner,
                     options=options,
+                    base_config=base_config if policy.hold_to_base else None,
                 )
                 for s in chosen
             ]

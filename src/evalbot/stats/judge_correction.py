@@ -48,6 +48,7 @@ __all__ = [
     "corrected_bounds",
     "deming_slope",
     "estimate_sensitivity",
+    "newcombe_bounds",
     "slope_sensitivity",
     "split_alpha",
     "wilson_bounds",
@@ -104,6 +105,26 @@ def wilson_bounds(successes: ArrayLike, n: ArrayLike, alpha: float) -> tuple[Any
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
+def newcombe_bounds(
+    x_pos: ArrayLike, n_pos: ArrayLike, x_neg: ArrayLike, n_neg: ArrayLike, alpha: float
+) -> tuple[Any, Any]:
+    """One-sided (1 − alpha) bounds of J = x_pos/n_pos − x_neg/n_neg (vectorized).
+
+    Newcombe (1998) method 10 for a difference of independent proportions: each proportion's
+    distance to its Wilson limit, combined in quadrature. The upper bound is capped at 1.
+    """
+    x1, n1 = np.asarray(x_pos, dtype=float), np.asarray(n_pos, dtype=float)
+    x2, n2 = np.asarray(x_neg, dtype=float), np.asarray(n_neg, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p2 = x1 / n1, x2 / n2
+    lo1, hi1 = wilson_bounds(x1, n1, alpha)
+    lo2, hi2 = wilson_bounds(x2, n2, alpha)
+    estimate = p1 - p2
+    low = estimate - np.hypot(p1 - lo1, hi2 - p2)
+    high = np.minimum(estimate + np.hypot(hi1 - p1, p2 - lo2), 1.0)
+    return low, high
+
+
 def binary_sensitivity(judge: ArrayLike, human: ArrayLike, *, alpha: float) -> Sensitivity:
     """J = se + sp − 1 of a judge against binary human labels, with Newcombe bounds.
 
@@ -127,10 +148,8 @@ def binary_sensitivity(judge: ArrayLike, human: ArrayLike, *, alpha: float) -> S
     x_pos, x_neg = float(j[h].sum()), float(j[~h].sum())
     se, fpr = x_pos / n_pos, x_neg / n_neg
     (se_lo, fpr_lo), (se_hi, fpr_hi) = wilson_bounds([x_pos, x_neg], [n_pos, n_neg], alpha)
-    # Newcombe (1998) method 10 for p1 − p2: each side's distance to its Wilson limit, combined.
     estimate = se - fpr
-    low = estimate - math.hypot(se - se_lo, fpr_hi - fpr)
-    high = estimate + math.hypot(se_hi - se, fpr - fpr_lo)
+    low, high = (float(v) for v in newcombe_bounds(x_pos, n_pos, x_neg, n_neg, alpha))
     details = {
         "se": se,
         "sp": 1 - fpr,
@@ -143,7 +162,7 @@ def binary_sensitivity(judge: ArrayLike, human: ArrayLike, *, alpha: float) -> S
         "binary",
         estimate,
         low,
-        min(high, 1.0),
+        high,
         alpha,
         len(j),
         "Newcombe hybrid score (Wilson)",

@@ -326,29 +326,28 @@ def correct_comparison(
         "p_value": raw.p_value,
         "verdict": str(raw.verdict),
     }
+    # A regression shown by the raw judge or by any usable record fails, whatever the others say.
+    ps = [c[2] for c in candidates if c[2] is not None]
+    if raw.p_value is not None:
+        ps.append(raw.p_value)
+    p_final = min(ps) if ps else None
     if uncalibrated or not candidates:
         extra["judge_correction"] = {"status": "uncalibrated", "raw": raw_view, "records": entries}
         notes.append(
             f"judge {'; '.join(uncalibrated)}: no corrected interval, so this metric cannot "
-            "read unchanged (the gate follows on_inconclusive; a raw regression still fails)"
+            "read unchanged (the gate follows on_inconclusive; a regression still fails)"
         )
-        verdict = decide_verdict(
-            p_value=raw.p_value, lower_good=None, max_drop=max_drop, alpha=alpha
-        )
+        verdict = decide_verdict(p_value=p_final, lower_good=None, max_drop=max_drop, alpha=alpha)
         if raw.verdict == Verdict.NOT_COMPARED:
             verdict = raw.verdict
         return raw.model_copy(
-            update={"ci_low": None, "ci_high": None, "verdict": verdict, "notes": notes,
-                    "extra": extra}
+            update={"ci_low": None, "ci_high": None, "p_value": p_final, "verdict": verdict,
+                    "notes": notes, "extra": extra}
         )  # fmt: skip
     # The strictest candidate: the lowest lower bound (None = no bound, the strictest).
     shown = min(candidates, key=lambda c: -math.inf if c[0] is None else c[0])
     lows = [c[0] for c in candidates] + [raw_low_good]
     lower_final = None if any(v is None for v in lows) else min(v for v in lows if v is not None)
-    ps = [c[2] for c in candidates if c[2] is not None]
-    if raw.p_value is not None:
-        ps.append(raw.p_value)
-    p_final = min(ps) if ps else None
     if lower_final is not None and shown[0] is not None and lower_final < shown[0]:
         notes.append("the judge's raw lower bound is stricter than the corrected one and applies")
     ci_low, ci_high = _metric_bounds(lower_final, shown[1], raw.higher_is_better)

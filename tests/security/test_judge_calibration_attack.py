@@ -14,7 +14,6 @@ import pytest
 
 from evalbot.cli.app import main as cli_main
 from tests.action.conftest import PR, REPO, Workspace, actions_env
-from tests.action.conftest import github  # noqa: F401  (the GitHub fake fixture)
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
 from tests.judges import calibrated_world as world
@@ -42,7 +41,14 @@ ATTACKS = {
 
 
 @pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch):
+def gh():
+    with FakeGitHub() as fake:
+        fake.add_repo(REPO)
+        yield fake
+
+
+@pytest.fixture
+def llm():
     with FakeOpenAI(world.responder, api_key=KEY) as fake:
         yield fake
 
@@ -64,8 +70,8 @@ def _action(tmp_path: Path, llm: FakeOpenAI, github: FakeGitHub, files: dict[str
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-def test_pr_cannot_turn_a_corrected_regression_green(tmp_path, llm, github, attack):
-    out = _action(tmp_path, llm, github, ATTACKS[attack])
+def test_pr_cannot_turn_a_corrected_regression_green(tmp_path, llm, gh, attack):
+    out = _action(tmp_path, llm, gh, ATTACKS[attack])
     assert out.code == 1, out.log
     assert out.check["conclusion"] == "failure"
     [suite] = out.result.suites

@@ -12,6 +12,7 @@ import numpy as np
 
 from evalbot.errors import InputError
 from evalbot.inputs.config import GateConfig, Threshold
+from evalbot.pipeline.judge_bias import with_judge_bias
 from evalbot.pipeline.judge_calibration import CalibrationUse, apply_calibrations
 from evalbot.records import (
     AbsoluteCheck,
@@ -173,6 +174,7 @@ def analyze_suite(
             comparisons, calibrations, base=base, head=head, metrics=metrics,
             thresholds=thresholds, alpha=gate.alpha, matrix=_matrix, seed=seed,
         )  # fmt: skip
+        comparisons = with_judge_bias(comparisons, base=base, head=head, metrics=metrics)
         comparisons = apply_gate(
             comparisons,
             thresholds,

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from evalbot.records import MetricComparison, SideRun, SuiteResult
+from evalbot.records import MetricComparison, MetricKind, SideRun, SuiteResult
 from evalbot.report.escape import escape_cell
 
 __all__ = ["LABELS_DOCS", "MAX_TO_LABEL", "judge_notes_block", "to_label_next", "with_judge_notes"]
@@ -106,12 +106,47 @@ def _means(side: SideRun, metric: str) -> np.ndarray | None:
     return out
 
 
+def _bias_lines(c: MetricComparison) -> list[str]:
+    bias = c.extra.get("judge_bias") or {}
+    name = f"`{escape_cell(c.metric, limit=80)}`"
+    lines = []
+    length = bias.get("length") or {}
+    if length.get("flagged"):
+        lines.append(
+            f"{name}: ⚠️ **length bias?** the judge's score change follows the answer's length "
+            f"change within the same example (Spearman ρ {_signed(length.get('rho'))}, "
+            f"p {_num(length.get('p'), 3)}, {int(length.get('n') or 0)} examples whose length "
+            "changed). Read a few flipped examples, or ask the rubric to ignore length"
+        )
+    same = bias.get("self_preference")
+    if same:
+        generators = ", ".join(escape_cell(g, limit=60) for g in same.get("generators") or [])
+        lines.append(
+            f"{name}: ⚠️ **self-preference risk**: the judge "
+            f"{escape_cell(same.get('judge'), limit=60)} and the answers' model ({generators}) "
+            f"are both {escape_cell(same.get('family'), limit=40)}; judges tend to favour their "
+            "own family's text. A judge from another vendor avoids it"
+        )
+    return lines
+
+
 def judge_notes_block(suite: SuiteResult) -> str:
-    """Markdown for one suite, or "" when no judged metric has a calibration record."""
-    judged = [c for c in suite.comparisons if "judge_correction" in c.extra]
-    lines = [_metric_line(c) for c in judged]
+    """Markdown for one suite, or "" when it has no judge metric comparison."""
+    judged = [
+        c for c in suite.comparisons if "judge_correction" in c.extra or "judge_bias" in c.extra
+    ]
+    lines = []
     for c in judged:
-        ids = to_label_next(suite, c.metric)
+        if "judge_correction" in c.extra:
+            lines.append(_metric_line(c))
+        elif c.kind != MetricKind.PAIRWISE:
+            lines.append(
+                f"`{escape_cell(c.metric, limit=80)}`: not corrected (no calibration record for "
+                "it): Δ is in the judge's own units"
+            )
+        lines += _bias_lines(c)
+    for c in judged:
+        ids = to_label_next(suite, c.metric) if c.kind != MetricKind.PAIRWISE else []
         if ids:
             shown = ", ".join(f"`{escape_cell(i, limit=60)}`" for i in ids)
             lines.append(

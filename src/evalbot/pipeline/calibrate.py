@@ -33,6 +33,7 @@ from evalbot.inputs.config import (
 )
 from evalbot.options import DEFAULT_CONCURRENCY
 from evalbot.parsing import ParseProblem, load_json
+from evalbot.pipeline.calibrate_pairwise import PairLabel, pairwise_agreement, parse_pair_labels
 from evalbot.pipeline.judge_calibration import RECORD_SCHEMA, judge_prompt_version
 from evalbot.records import Completion, Example
 from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
@@ -57,6 +58,14 @@ def pointwise_judges() -> tuple[str, ...]:
 
     pointwise = (s for s in metric_specs() if s.needs_judge and s.kind != MetricKind.PAIRWISE)
     return tuple(s.type for s in pointwise)
+
+
+def pairwise_judges() -> tuple[str, ...]:
+    """The pairwise judge metric types (calibrated with human preferences between two answers)."""
+    from evalbot.records import MetricKind
+    from evalbot.score import metric_specs
+
+    return tuple(s.type for s in metric_specs() if s.needs_judge and s.kind == MetricKind.PAIRWISE)
 
 
 _RESERVED = {"id", "output", "human", "metric", "expected", "context", "group", "metadata", "vars"}
@@ -181,11 +190,12 @@ def _pick(
     ]
     if suite is not None and not any(s.name == suite for s in config_suites):
         raise ConfigError(f"no suite named {suite!r}", hint="check --suite against evalbot.yml")
-    judged = [(s, m) for s, m in candidates if m.type in pointwise_judges()]
+    supported = (*pointwise_judges(), *pairwise_judges())
+    judged = [(s, m) for s, m in candidates if m.type in supported]
     if metric is not None and candidates and not judged:
         raise UserError(
             f"metric {metric!r} is of type {candidates[0][1].type!r}: calibrate supports "
-            f"pointwise judge metrics ({', '.join(pointwise_judges())})"
+            f"judge metrics ({', '.join(supported)})"
         )
     if len(judged) == 1:
         return judged[0]
@@ -196,7 +206,13 @@ def _pick(
     )
 
 
-async def _judge_all(scorer: Any, rows: list[LabelledOutput]) -> list[Any]:
+async def _judge_all(scorer: Any, rows: list[Any]) -> list[Any]:
+    if rows and isinstance(rows[0], PairLabel):  # A in the base's slot, B in the head's
+        pairs = (
+            scorer.compare(row.example, Completion(text=row.a), Completion(text=row.b))
+            for row in rows
+        )
+        return list(await asyncio.gather(*pairs))
     return list(
         await asyncio.gather(
             *(scorer.score(row.example, Completion(text=row.output)) for row in rows)
@@ -226,7 +242,14 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
     runtime_model, _ = load_model_config(tree, runtime_path)
     judge_path = str(metric.options.get("judge") or runtime_path)
     model, _ = load_model_config(tree, judge_path)
-    rows = load_labels(options.labels, metric=metric.name)
+    pairwise = metric.type in pairwise_judges()
+    rows: list[Any]
+    if pairwise:
+        rows = parse_pair_labels(
+            _read_labels(options.labels), label=str(options.labels), metric=metric.name
+        )
+    else:
+        rows = load_labels(options.labels, metric=metric.name)
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
 
     async def score_rows() -> tuple[Any, list[Any]]:
@@ -250,13 +273,23 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
 
     scorer, scores = asyncio.run(score_rows())
     scale = (scorer.lo, scorer.hi) if isinstance(scorer, RubricScorer) else None
-    result = agreement(
-        [s.value for s in scores],
-        [row.human for row in rows],
-        scale=scale,
-        seed=options.seed,
-        n_resamples=options.n_resamples,
-    )
+    humans: list[Any] = [row.human for row in rows]
+    if pairwise:
+        result = pairwise_agreement(
+            [s.value for s in scores],
+            humans,
+            [s.details for s in scores],
+            seed=options.seed,
+            n_resamples=options.n_resamples,
+        )
+    else:
+        result = agreement(
+            [s.value for s in scores],
+            humans,
+            scale=scale,
+            seed=options.seed,
+            n_resamples=options.n_resamples,
+        )
     errors = [s.details.get("error") for s in scores if s.value is None]
     judge_values = _judge_values(rows, scores, label=str(options.labels))
     return {
@@ -270,7 +303,9 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
         "rubric_sha256": getattr(scorer, "rubric_sha256", None),
         "prompt_version": judge_prompt_version(metric.type),
         **result,
-        "sensitivity": _sensitivity_summary(judge_values, rows, result, options),
+        "sensitivity": None
+        if pairwise
+        else _sensitivity_summary(judge_values, list(rows), result, options),
         "bars": {"reliable": ALPHA_RELIABLE, "tentative": ALPHA_TENTATIVE},
         "judge_errors": [e for e in errors if e][:5],
         "labels": _repo_relative(options.labels, options.repo_root),
@@ -283,7 +318,14 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
     }
 
 
-def _judge_values(rows: list[LabelledOutput], scores: list[Any], *, label: str) -> dict[str, float]:
+def _read_labels(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError("labels file not found", file=str(path)) from exc
+
+
+def _judge_values(rows: list[Any], scores: list[Any], *, label: str) -> dict[str, float]:
     """The judge's value per label id: what a diff recomputes se/sp or the slope from."""
     seen: dict[str, int] = {}
     for row in rows:
@@ -304,7 +346,7 @@ def _judge_values(rows: list[LabelledOutput], scores: list[Any], *, label: str) 
 
 def _sensitivity_summary(
     judge_values: dict[str, float],
-    rows: list[LabelledOutput],
+    rows: list[Any],
     result: dict[str, Any],
     options: CalibrationOptions,
 ) -> dict[str, Any]:

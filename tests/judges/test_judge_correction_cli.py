@@ -116,3 +116,16 @@ def test_merge_redoes_the_correction_from_the_results(tmp_path, llm):
     helpful = next(c for c in suite["comparisons"] if c["metric"] == "helpful")
     assert helpful["extra"]["judge_correction"]["status"] == "corrected"
     assert helpful["verdict"] == "regressed"
+
+
+def test_agreement_only_record_of_an_older_evalbot_leaves_judge_units(tmp_path, llm):
+    """A schema-1 record never corrected anything: the row stays as it was, with a hint."""
+    old = json.loads(world.record(world.labels()))
+    old["schema"] = "evalbot-calibration/1"
+    del old["judge_values"]
+    code, result, comment = _diff(tmp_path, {"judges/helpful.json": json.dumps(old)})
+    helpful = _helpful(result)
+    assert helpful.extra["judge_correction"]["status"] == "legacy"
+    assert (helpful.verdict, helpful.delta) == ("unchanged", pytest.approx(-0.5))
+    assert code == 0
+    assert "made before corrections" in comment

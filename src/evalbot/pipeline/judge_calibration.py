@@ -100,7 +100,7 @@ class CalibrationUse(BaseModel):
     metric: str
     source: Literal["head", "base"]
     path: str
-    status: Literal["usable", "stale"]
+    status: Literal["usable", "stale", "legacy"]
     reason: str | None = None
     """Why a record is stale ("rubric changed", …)."""
     binary: bool = False
@@ -149,7 +149,10 @@ def check_record(
         return _stale(name, source, path, reason)
 
     if record.get("schema") != RECORD_SCHEMA or not isinstance(record.get("judge_values"), dict):
-        return stale("made by an older evalbot, without the judge's value per label")
+        # An agreement-only record (schema 1) never corrected anything: the metric stays in
+        # judge units, as before, and the comment asks for a new record.
+        reason = "made before corrections: re-run evalbot calibrate"
+        return CalibrationUse(metric=name, source=source, path=path, status="legacy", reason=reason)
     for key, now, what in (
         ("judge_model", metric.judge_model, "judge model"),
         ("rubric_sha256", metric.rubric_sha256, "rubric"),
@@ -400,7 +403,16 @@ def apply_calibrations(
     out = []
     for comparison in comparisons:
         mine = [u for u in uses if u.metric == comparison.metric]
+        legacy = [u for u in mine if u.status == "legacy"]
+        mine = [u for u in mine if u.status != "legacy"]
         if not mine or kinds.get(comparison.metric) == MetricKind.PAIRWISE:
+            if legacy and kinds.get(comparison.metric) != MetricKind.PAIRWISE:
+                note = {"status": "legacy", "records": [
+                    {"source": u.source, "path": u.path, "status": u.status, "reason": u.reason}
+                    for u in legacy
+                ]}  # fmt: skip
+                extra = {**comparison.extra, "judge_correction": note}
+                comparison = comparison.model_copy(update={"extra": extra})
             out.append(comparison)
             continue
         threshold = thresholds.get(comparison.metric)

@@ -71,6 +71,11 @@ def _metric_line(c: MetricComparison) -> str:
     raw_verdict = escape_cell(raw.get("verdict"), limit=20)
     raw_ci = _interval(raw.get("ci_low"), raw.get("ci_high"))
     raw_text = f"raw judge Δ {_signed(raw.get('delta'))} {raw_ci} ({raw_verdict} in judge units)"
+    if correction.get("status") == "legacy":
+        return (
+            f"{name}: not corrected: its calibration record was made before corrections "
+            "(re-run `evalbot calibrate` to add the judge's value per label)"
+        )
     if correction.get("status") == "corrected":
         head = (
             f"{name}: **corrected** to human units, Δ {_signed(c.delta)} "

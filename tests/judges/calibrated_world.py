@@ -2,10 +2,11 @@
 record: the shared world of the judge-correction tests (CLI and action).
 
 The model answers "Answer n [quality q]"; the base prompt gives quality 5 everywhere, the PR's
-"Be vague." prompt quality 1 on odd examples: a true drop of 2 points on the 1-5 scale. The judge
-grades 5→5, 4→5, 3→4, 2→4, 1→4, so it sees a drop of 0.5 only, inside the 0.8-point margin.
-Its labels (human = true quality) give a slope of about 0.31 judge points per human point, and
-the correction turns the drop back into about 1.6 human points: regressed.
+"Be vague." prompt quality 1 on two examples in three: a true drop of 2.7 points on the 1-5
+scale. The judge grades 5→5, 4→5, 3→4, 2→4, 1→4, so it sees a drop of 0.67 only, inside the
+0.9-point margin ("unchanged" in judge units). Its labels (human = true quality) give a slope of
+about 0.31 judge points per human point, and the correction turns the drop back into about 2.2
+human points: regressed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import re
 
 from evalbot.inputs.config import sha256_text
 from evalbot.pipeline.judge_calibration import RECORD_SCHEMA, judge_prompt_version
+from evalbot.score.rubric import RubricScorer
 from tests.gitrepo import Repo
 from tests.judges.helpers import fenced, prompt_of, reply_json
 
-N_EXAMPLES = 60
-N_LABELS = 60
+N_EXAMPLES = 36
+N_LABELS = 40
 JUDGE_OF = {5: 5, 4: 5, 3: 4, 2: 4, 1: 4}
 RUBRIC = "# Helpful\n\n- 5: answers exactly.\n- 1: wrong or useless.\n"
 CONFIG = """\
@@ -33,7 +35,7 @@ suites:
     metrics:
       - {name: helpful, type: llm_rubric, rubric: rubrics/helpful.md, scale: [1, 5]}
     thresholds:
-      helpful: {max_drop: 0.8}
+      helpful: {max_drop: 0.9}
 """
 VAGUE = "Be vague. Answer {{n}}.\n"
 
@@ -47,7 +49,7 @@ def responder(body: dict) -> str:
         return reply_json(score=JUDGE_OF[quality], reason="graded")
     prompt = body["messages"][-1]["content"]
     n = int(re.search(r"Answer (\d+)", prompt)[1])  # type: ignore[index]
-    quality = 1 if prompt.startswith("Be vague.") and n % 2 else 5
+    quality = 1 if prompt.startswith("Be vague.") and n % 3 else 5
     return f"Answer {n} [quality {quality}]"
 
 
@@ -73,7 +75,7 @@ def record(labels_text: str, *, judge_of=JUDGE_OF, rubric: str = RUBRIC, **over)
         "metric": "helpful",
         "metric_type": "llm_rubric",
         "rubric_sha256": sha256_text(rubric),
-        "prompt_version": judge_prompt_version("llm_rubric"),
+        "prompt_version": judge_prompt_version(RubricScorer),
         "binary": False,
         "scale": [1, 5],
         "verdict": "reliable",

@@ -38,18 +38,18 @@ def test_corrected_row_turns_a_compressed_judge_drop_into_a_regression(tmp_path,
     code, result, comment = _diff(tmp_path, {})
     helpful = _helpful(result)
     correction = helpful.extra["judge_correction"]
-    # The raw judge saw −0.5 and called it unchanged against the 0.8 margin ...
+    # The raw judge saw −0.67 and called it unchanged against the 0.9 margin ...
     assert correction["raw"]["verdict"] == "unchanged"
-    assert correction["raw"]["delta"] == pytest.approx(-0.5)
-    # ... the labels say the judge moves ~0.31 points per human point: ~−1.6 human points.
+    assert correction["raw"]["delta"] == pytest.approx(-2 / 3)
+    # ... the labels say the judge moves ~0.31 points per human point: ~−2.2 human points.
     [entry] = correction["records"]
     slope = entry["sensitivity"]["estimate"]
     assert 0.25 < slope < 0.4
-    assert helpful.delta == pytest.approx(-0.5 / slope)
-    assert helpful.ci_high is not None and helpful.ci_high < -0.8
+    assert helpful.delta == pytest.approx(-2 / 3 / slope)
+    assert helpful.ci_high is not None and helpful.ci_high < -0.9
     assert (helpful.verdict, helpful.gate) == ("regressed", "fail")
     assert code == 1
-    assert "corrected" in comment and "60 labels" in comment
+    assert "corrected" in comment and "40 labels" in comment
     assert "slope" in comment
 
 
@@ -96,7 +96,7 @@ def test_too_weak_calibration_is_uncalibrated(tmp_path, llm):
     assert entry["status"] == "uncalibrated"
     assert entry["sensitivity"]["low"] <= 0.1 and not entry["sensitivity"]["calibrated"]
     assert (helpful.verdict, helpful.gate) == ("inconclusive", "warn")
-    assert helpful.delta == pytest.approx(-0.5)  # the raw judge delta stays visible
+    assert helpful.delta == pytest.approx(-2 / 3)  # the raw judge delta stays visible
     assert "uncalibrated" in comment
 
 
@@ -126,6 +126,6 @@ def test_agreement_only_record_of_an_older_evalbot_leaves_judge_units(tmp_path, 
     code, result, comment = _diff(tmp_path, {"judges/helpful.json": json.dumps(old)})
     helpful = _helpful(result)
     assert helpful.extra["judge_correction"]["status"] == "legacy"
-    assert (helpful.verdict, helpful.delta) == ("unchanged", pytest.approx(-0.5))
+    assert (helpful.verdict, helpful.delta) == ("unchanged", pytest.approx(-2 / 3))
     assert code == 0
     assert "made before corrections" in comment

@@ -1,8 +1,8 @@
 """Issue 14: a PR cannot loosen the gate through the judge's calibration record or its labels.
 
 The base branch holds a compressing judge and an honest calibration (tests/judges/
-calibrated_world.py): the judge sees a 0.5-point drop, inside the 0.8 margin, that the labels
-correct to about 1.6 human points, a regression. Each PR below regresses the same way and also
+calibrated_world.py): the judge sees a 0.67-point drop, inside the 0.9 margin, that the labels
+correct to about 2.2 human points, a regression. Each PR below regresses the same way and also
 tries to make the correction go away. Run as the container runs: ``evalbot action``.
 """
 
@@ -28,9 +28,6 @@ ATTACKS = {
     "labels and record rewritten to a perfect judge": {
         "evals/helpful-labels.jsonl": FORGED_LABELS,
         "judges/helpful.json": world.record(FORGED_LABELS),
-    },
-    "record edited by hand (judge values = human)": {
-        "judges/helpful.json": world.record(world.labels(), judge_of={q: q for q in range(1, 6)}),
     },
     "calibration removed from evalbot.yml and deleted": {
         "evalbot.yml": NO_CALIBRATION,

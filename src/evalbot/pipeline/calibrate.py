@@ -301,7 +301,7 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
         "metric_type": metric.type,
         "rubric_path": metric.options.get("rubric"),
         "rubric_sha256": getattr(scorer, "rubric_sha256", None),
-        "prompt_version": judge_prompt_version(metric.type),
+        "prompt_version": judge_prompt_version(scorer),
         **result,
         "sensitivity": None
         if pairwise

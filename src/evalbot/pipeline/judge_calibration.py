@@ -52,25 +52,17 @@ __all__ = [
 
 RECORD_SCHEMA = "evalbot-calibration/2"
 
-_PROMPTS: dict[str, tuple[str, ...]] = {
-    "llm_rubric": ("rubric_steps", "rubric_score"),
-    "pairwise": ("pairwise",),
-    "faithfulness": ("claims", "claim_verdicts"),
-    "answer_relevance": ("statements", "relevance_verdicts"),
-    "context_precision": ("context_useful",),
-    "context_recall": ("claims", "claim_verdicts"),
-}
 
-
-def judge_prompt_version(metric_type: str) -> str:
-    """The version lines of evalbot's judge prompts a metric type renders, e.g.
+def judge_prompt_version(scorer: Any) -> str:
+    """The version lines of evalbot's judge prompts a scorer renders (its ``judge_prompts``;
+    every prompt for a scorer that does not say), e.g.
     ``rubric-steps/1+rubric-score/1+data-rule/1``: a new prompt makes a record stale."""
     from importlib import resources
 
     from evalbot.score.judge_io import load_prompt
 
-    names = _PROMPTS.get(metric_type)
-    if names is None:  # an unknown judged type: any prompt change counts
+    names = getattr(scorer, "judge_prompts", None)
+    if names is None:
         files = resources.files("evalbot.prompts").iterdir()
         names = tuple(sorted(f.name[:-3] for f in files if f.name.endswith(".md")))
     versions = [load_prompt(n).version for n in names if n != "data_rule"]
@@ -446,7 +438,7 @@ def judged_metrics(built: Sequence[tuple[Any, str]]) -> list[JudgedMetric]:
                 type=metric_type,
                 judge_model=judge.model,
                 rubric_sha256=getattr(scorer, "rubric_sha256", None),
-                prompt_version=judge_prompt_version(metric_type),
+                prompt_version=judge_prompt_version(scorer),
             )
         )
     return out

@@ -290,3 +290,12 @@ def test_scores_per_example_in_the_metric_units():
     scores = [t for t in page.tables if t and t[0][1:] == ["correct", "latency_ms"]]
     assert scores[0][1:] == [["base", "pass", "800 ms"], ["head", "fail", "950 ms"]]
     assert scores[1][1:] == [["base", "pass", "810 ms"], ["head", "pass", "700 ms"]]
+
+
+def test_repetitive_outputs_are_diffed_without_quadratic_blowup():
+    # 2,000 identical tokens against an alternating pattern took SequenceMatcher minutes; with
+    # popular tokens unable to start a match it is one pass (no wall-clock assert: the run
+    # simply stays inside the suite's time).
+    old, new = word_diff("!" * 2000, "!?" * 1000)
+    assert old.count("!") == 2000 and new.count("?") == 1000
+    assert "<ins>" in new and "&lt;" not in new

@@ -27,6 +27,7 @@ import math
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -87,7 +88,11 @@ MAX_RESULTS_BYTES = 1024 * 2**20
 _UNSAFE = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
-_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+# A word with the spaces after it, a punctuation mark with its spaces, or leading spaces.
+_TOKEN = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")
+POPULAR = 8
+"""A token more frequent than this in the head text cannot start a match (it can still extend
+one): without it ``SequenceMatcher`` takes minutes on an output such as 2,000 "!"."""
 
 
 def esc(text: object) -> str:
@@ -260,19 +265,25 @@ def _fill_from_jsonl(result: RunResult, path: Path) -> RunResult | None:
 def word_diff(base: str, head: str) -> tuple[str, str]:
     """Both texts escaped, words only in base in ``<del>``, words only in head in ``<ins>``."""
     a, b = _TOKEN.findall(base), _TOKEN.findall(head)
+    counts = Counter(b)
+    matcher = SequenceMatcher(lambda token: counts[token] > POPULAR, a, b, autojunk=False)
     left: list[str] = []
     right: list[str] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        old, new = esc("".join(a[i1:i2])), esc("".join(b[j1:j2]))
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = "".join(a[i1:i2]), "".join(b[j1:j2])
         if op == "equal":
-            left.append(old)
-            right.append(new)
+            left.append(esc(old))
+            right.append(esc(new))
             continue
-        if old:
-            left.append(f"<del>{old}</del>")
-        if new:
-            right.append(f"<ins>{new}</ins>")
+        left.append(_mark("del", old))
+        right.append(_mark("ins", new))
     return "".join(left), "".join(right)
+
+
+def _mark(tag: str, text: str) -> str:
+    """``text`` escaped and marked, its trailing spaces left outside the mark."""
+    words = text.rstrip()
+    return f"<{tag}>{esc(words)}</{tag}>{esc(text[len(words) :])}" if words else esc(text)
 
 
 def _cut(text: str) -> tuple[str, int]:

@@ -88,8 +88,9 @@ MAX_RESULTS_BYTES = 1024 * 2**20
 _UNSAFE = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
-# A word with the spaces after it, a punctuation mark with its spaces, or leading spaces.
-_TOKEN = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")
+# A word ("we'll" is one) with the spaces after it, a punctuation mark with its spaces, or
+# leading spaces: the diff marks whole words.
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*\s*|[^\w\s]\s*|\s+")
 POPULAR = 8
 """A token more frequent than this in the head text cannot start a match (it can still extend
 one): without it ``SequenceMatcher`` takes minutes on an output such as 2,000 "!"."""

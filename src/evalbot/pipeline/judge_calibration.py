@@ -343,6 +343,14 @@ def correct_comparison(
     shown = min(candidates, key=lambda c: -math.inf if c[0] is None else c[0])
     lows = [c[0] for c in candidates] + [raw_low_good]
     lower_final = None if any(v is None for v in lows) else min(v for v in lows if v is not None)
+    used = [e for e in entries if "delta" in e]
+    sens = min((e["sensitivity"] for e in used), key=lambda s: s["low"])
+    what = "J" if sens["kind"] == "binary" else "slope"
+    notes.append(
+        f"corrected for judge error to human units ({what} {sens['estimate']:.2f} "
+        f"[{sens['low']:.2f}, {sens['high']:.2f}] from {sens['n']} labels); the judge's own "
+        f"Δ is {raw.delta:+.3g}"
+    )
     if lower_final is not None and shown[0] is not None and lower_final < shown[0]:
         notes.append("the judge's raw lower bound is stricter than the corrected one and applies")
     ci_low, ci_high = _metric_bounds(lower_final, shown[1], raw.higher_is_better)

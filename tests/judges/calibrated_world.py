@@ -20,6 +20,7 @@ from evalbot.score.rubric import RubricScorer
 from tests.gitrepo import Repo
 from tests.judges.helpers import fenced, prompt_of, reply_json
 
+LABELS = "evals/helpful-labels.jsonl"
 N_EXAMPLES = 36
 N_LABELS = 40
 JUDGE_OF = {5: 5, 4: 5, 3: 4, 2: 4, 1: 4}

@@ -153,9 +153,12 @@ def check_record(
         if record.get(key) != now:
             return stale(f"{what} changed ({_short(record.get(key))} → {_short(now)})")
     labels_path = record.get("labels")
-    if not isinstance(labels_path, str) or not tree.exists(labels_path):
+    try:
+        text = tree.read_text(labels_path) if isinstance(labels_path, str) else None
+    except UserError:
+        text = None  # missing, outside the repository, or a symlink out of it
+    if text is None:
         return stale(f"its labels file {labels_path!r} is not in the repository")
-    text = tree.read_text(labels_path)
     if sha256_text(text) != record.get("labels_sha256"):
         return stale(f"labels changed ({labels_path} no longer has the labelled set's hash)")
     try:

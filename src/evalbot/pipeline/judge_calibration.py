@@ -157,7 +157,7 @@ def check_record(
         text = tree.read_text(labels_path) if isinstance(labels_path, str) else None
     except UserError:
         text = None  # missing, outside the repository, or a symlink out of it
-    if text is None:
+    if text is None or not isinstance(labels_path, str):
         return stale(f"its labels file {labels_path!r} is not in the repository")
     if sha256_text(text) != record.get("labels_sha256"):
         return stale(f"labels changed ({labels_path} no longer has the labelled set's hash)")

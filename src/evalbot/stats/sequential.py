@@ -144,7 +144,9 @@ def sequence_bounds(
                 outside = mid
         return inside
 
-    return solve("greater", mean, low), solve("less", mean, high)
+    # Just inside the range: at its very edge no bet is possible and nothing could be rejected.
+    inset = 1e-9 * (high - low)
+    return solve("greater", mean, low + inset), solve("less", mean, high - inset)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""Sequential evaluation end to end: the CLI against the loopback model fake on a planted
+20-point regression. The early stop must reach the full run's verdict with at most half of its
+requests, and a re-run of the stopped PR must answer every request from the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evalbot.cli import main
+from tests.fakes.openai_server import FakeOpenAI
+from tests.gitrepo import Repo
+from tests.planted import PLANTED_CONFIG
+
+N = 500
+
+
+def _twenty_points(body: dict) -> str:
+    """Right answers, except that the vague prompt misses every fifth example (20 points)."""
+    prompt = body["messages"][-1]["content"]
+    word = prompt.rsplit(" ", 1)[-1]
+    if prompt.startswith("Be vague.") and int(word.removeprefix("w")) % 5 == 0:
+        return "Happy to help!"
+    return f"It is {word}"
+
+
+@pytest.fixture
+def repo(tmp_path):
+    rows = "".join(f'{{"id": "e{i}", "n": {i}, "expected": "w{i}"}}\n' for i in range(N))
+    repo = Repo(tmp_path / "repo")
+    repo.commit(
+        {
+            "evalbot.yml": PLANTED_CONFIG,
+            "prompts/answers.md": "Answer {{n}}: w{{n}}\n",
+            "models/chat.yaml": "provider: openai\nmodel: fake-1\nparams: {temperature: 0}\n"
+            "price: {input: 0.15, output: 0.6}\n",
+            "evals/answers.jsonl": rows,
+        },
+        "base",
+    )
+    repo.branch("pr")
+    repo.commit({"prompts/answers.md": "Be vague. Answer {{n}}: w{{n}}\n"}, "vaguer")
+    return repo
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    with FakeOpenAI(_twenty_points) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        yield fake
+
+
+def _diff(repo: Repo, out: Path, cache: Path, *extra: str) -> int:
+    argv = ["diff", "-C", str(repo.root), "--base", "main", "--head", "pr", "-q"]
+    return main([*argv, "--out", str(out), "--cache-dir", str(cache), "--concurrency", "16", *extra])
+
+
+def _suite(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())["suites"][0]
+
+
+def test_planted_regression_stops_early_with_the_full_runs_verdict(repo, fake, tmp_path):
+    assert _diff(repo, tmp_path / "full", tmp_path / "cache-full") == 1
+    full_requests = len(fake.requests)
+    assert full_requests == 2 * N
+
+    assert _diff(repo, tmp_path / "seq", tmp_path / "cache-seq", "--sequential") == 1
+    seq_requests = len(fake.requests) - full_requests
+    assert 0 < seq_requests <= full_requests / 2
+
+    full, seq = _suite(tmp_path / "full"), _suite(tmp_path / "seq")
+    assert seq["gate"] == full["gate"] == "fail"
+    by_metric = {c["metric"]: c for c in seq["comparisons"]}
+    correct = by_metric["correct"]
+    assert correct["verdict"] == "regressed" and correct["gate"] == "fail"
+    assert correct["test"].startswith("betting test")
+    assert correct["ci_high"] < -0.02  # the sequence excludes the margin
+    record = seq["sequential"]
+    assert record["stopped_early"] and record["reason"] == "all blocking metrics decided"
+    assert record["examples_evaluated"] == len(seq["head"]["example_ids"]) < N
+    assert record["examples_total"] == N
+    assert 2 * record["examples_evaluated"] == seq_requests  # base and head of each example
+    assert record["requests_saved"] == 2 * (N - record["examples_evaluated"])
+    assert record["decisions"] == {"correct": "regressed"}
+    # Both sides of every evaluated example were evaluated together.
+    assert seq["base"]["example_ids"] == seq["head"]["example_ids"]
+    # Non-blocking metrics say they were computed on what was evaluated.
+    latency = by_metric["latency_ms"]
+    assert any("before the early stop" in n for n in latency["notes"])
+    comment = (tmp_path / "seq" / "comment.md").read_text()
+    stop_line = f"stopped after {record['examples_evaluated']:,} of {N:,} examples"
+    assert stop_line in comment and "(all blocking metrics decided)" in comment
+    assert f"{record['requests_saved']:,} requests saved by the early stop" in comment
+
+    # A re-run of the stopped PR draws the same seeded order: every request is a cache hit.
+    assert _diff(repo, tmp_path / "again", tmp_path / "cache-seq", "--sequential") == 1
+    assert len(fake.requests) == full_requests + seq_requests
+    again = _suite(tmp_path / "again")
+    assert again["head"]["example_ids"] == seq["head"]["example_ids"]
+    assert again["head"]["usage"]["sent"] == 0 and again["base"]["usage"]["sent"] == 0

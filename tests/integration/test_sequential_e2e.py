@@ -54,8 +54,8 @@ def fake(monkeypatch):
 
 
 def _diff(repo: Repo, out: Path, cache: Path, *extra: str) -> int:
-    argv = ["diff", "-C", str(repo.root), "--base", "main", "--head", "pr", "-q"]
-    return main([*argv, "--out", str(out), "--cache-dir", str(cache), "--concurrency", "16", *extra])
+    argv = ["diff", "-C", str(repo.root), "--base", "main", "--head", "pr", "-q", *extra]
+    return main([*argv, "--out", str(out), "--cache-dir", str(cache), "--concurrency", "16"])
 
 
 def _suite(out: Path) -> dict:

@@ -109,7 +109,7 @@ def first_crossing(log_capital: np.ndarray, level: float) -> np.ndarray:
     """Index of the first delta after which the capital reaches 1/level (n when it never does)."""
     crossed = log_capital >= math.log(1 / level)
     n = log_capital.shape[1]
-    return np.where(crossed.any(axis=1), crossed.argmax(axis=1), n)
+    return np.asarray(np.where(crossed.any(axis=1), crossed.argmax(axis=1), n))
 
 
 def _anytime_p(deltas: np.ndarray, low: float, high: float, delta0: float, side: str) -> float:

@@ -101,3 +101,71 @@ def test_planted_regression_stops_early_with_the_full_runs_verdict(repo, fake, t
     again = _suite(tmp_path / "again")
     assert again["head"]["example_ids"] == seq["head"]["example_ids"]
     assert again["head"]["usage"]["sent"] == 0 and again["base"]["usage"]["sent"] == 0
+
+
+COSMETIC_CONFIG = """\
+version: 1
+gate: {sequential: true}
+suites:
+  - name: answers
+    prompt: prompts/answers.md
+    model: models/chat.yaml
+    dataset: evals/answers.jsonl
+    samples: 2
+    metrics:
+      - {name: correct, type: contains, value: "{{expected}}"}
+    thresholds:
+      correct: {max_drop: 0.05}
+"""
+
+
+def test_a_cosmetic_change_stops_within_the_margin_drawing_whole_groups(tmp_path, fake):
+    """``gate.sequential`` in the config; groups of three examples are drawn whole, and each
+    example's two samples are evaluated on both sides."""
+    rows = "".join(
+        f'{{"id": "e{i}", "n": {i}, "expected": "w{i}", "group": "g{i // 3}"}}\n'
+        for i in range(3 * 200)
+    )
+    repo = Repo(tmp_path / "repo")
+    repo.commit(
+        {
+            "evalbot.yml": COSMETIC_CONFIG,
+            "prompts/answers.md": "Answer {{n}}: w{{n}}\n",
+            "models/chat.yaml": "provider: openai\nmodel: fake-1\nparams: {temperature: 0}\n",
+            "evals/answers.jsonl": rows,
+        },
+        "base",
+    )
+    repo.branch("pr")
+    repo.commit({"prompts/answers.md": "Answer  {{n}}: w{{n}}\n"}, "cosmetic")
+    assert _diff(repo, tmp_path / "out", tmp_path / "cache") == 0
+    suite = _suite(tmp_path / "out")
+    record = suite["sequential"]
+    assert record["unit"] == "group" and record["units_total"] == 200
+    assert record["stopped_early"] and record["decisions"] == {"correct": "within margin"}
+    assert record["units_evaluated"] < 200
+    assert record["examples_evaluated"] == 3 * record["units_evaluated"]
+    ids = suite["head"]["example_ids"]
+    groups = {}
+    for example_id in ids:
+        groups.setdefault(int(example_id[1:]) // 3, []).append(example_id)
+    assert len(groups) == record["units_evaluated"]
+    assert all(len(members) == 3 for members in groups.values())  # whole groups only
+    assert all(len(row) == 2 for row in suite["head"]["outputs"])  # K samples together
+    assert len(fake.requests) == 2 * 2 * len(ids)  # both sides, two samples each
+    correct = next(c for c in suite["comparisons"] if c["metric"] == "correct")
+    assert correct["verdict"] in ("unchanged", "improved") and correct["gate"] == "pass"
+    assert correct["ci_low"] > -0.05
+
+
+def test_the_order_is_seeded_and_keeps_groups_whole():
+    from evalbot.pipeline.sequential import unit_order
+    from evalbot.records import Example
+
+    examples = [Example(id=f"e{i}", group=f"g{i % 7}" if i < 21 else None) for i in range(40)]
+    first = unit_order(examples, suite="s", seed=0)
+    assert first == unit_order(examples, suite="s", seed=0)
+    assert first != unit_order(examples, suite="s", seed=1)
+    assert sorted(i for unit in first for i in unit) == list(range(40))
+    assert sum(1 for unit in first if len(unit) == 3) == 7  # each group one unit
+    assert sum(1 for unit in first if len(unit) == 1) == 19

@@ -34,6 +34,7 @@ from evalbot.pipeline.suite import (
     with_pairwise_diagnostics,
 )
 from evalbot.records import (
+    Example,
     GateStatus,
     MetricComparison,
     MetricKind,
@@ -58,15 +59,14 @@ def sequential_enabled(config: EvalbotConfig, options: DiffOptions) -> bool:
     return options.sequential or config.gate.sequential
 
 
-def unit_order(prepared: PreparedSuite, seed: int) -> list[list[int]]:
+def unit_order(examples: Sequence[Example], *, suite: str, seed: int) -> list[list[int]]:
     """The units (example indices; a group's examples together) in a seeded random order that
     depends only on the seed, the suite's name and the example ids, not on earlier runs."""
     units: dict[str, list[int]] = {}
-    for i, example in enumerate(prepared.examples):
+    for i, example in enumerate(examples):
         key = f"g:{example.group}" if example.group is not None else f"e:{example.id}"
         units.setdefault(key, []).append(i)
-    name = prepared.selection.suite.name
-    digest = hashlib.sha256(f"evalbot sequential order\0{seed}\0{name}".encode()).digest()
+    digest = hashlib.sha256(f"evalbot sequential order\0{seed}\0{suite}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
     keys = sorted(units)
     return [units[keys[i]] for i in rng.permutation(len(keys))]
@@ -173,7 +173,7 @@ async def evaluate_sequentially(
         if threshold.blocking and name in kinds
     ]
     testable = [t for t in tracked if t.width is not None]
-    units = unit_order(prepared, options.seed)
+    units = unit_order(prepared.examples, suite=suite.name, seed=options.seed)
     levels = Levels(config.gate.alpha)
     size = max(MIN_BATCH, math.ceil(len(units) / BATCHES))
     parts: list[SuiteResult] = []

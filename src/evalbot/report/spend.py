@@ -45,11 +45,14 @@ def spend_lines(result: RunResult) -> list[str]:
         f"{hits['head']:,})"
     )
     if saved:
+        text = f"{saved:,} requests saved by the early stop"
         evaluated = usage.cost_usd + judge.cost_usd
-        parts.append(
-            f"{saved:,} requests saved by the early stop (about {usd_total(saved_usd)}); the "
-            f"fixed design would have cost {usd_total(evaluated + saved_usd)}"
-        )
+        if saved_usd > 0:  # unpriced models have no cost to speak of
+            text += (
+                f" (about {usd_total(saved_usd)}); the fixed design would have cost "
+                f"{usd_total(evaluated + saved_usd)}"
+            )
+        parts.append(text)
     lines.append(" · ".join(parts))
     return lines
 

@@ -338,7 +338,8 @@ def _from_sequence(
     lower, upper = state.lower, state.upper
     if t.decision == "regressed":
         verdict, gate = Verdict.REGRESSED, GateStatus.FAIL
-    elif lower is not None and lower > 0:
+    elif (lower is not None and lower > 0) or t.threshold.margin == 0:
+        # Within a margin of 0 is above 0: improved ("unchanged" needs a positive margin).
         verdict, gate = Verdict.IMPROVED, GateStatus.PASS
     else:
         verdict, gate = Verdict.UNCHANGED, GateStatus.PASS

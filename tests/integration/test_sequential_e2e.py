@@ -169,3 +169,65 @@ def test_the_order_is_seeded_and_keeps_groups_whole():
     assert sorted(i for unit in first for i in unit) == list(range(40))
     assert sum(1 for unit in first if len(unit) == 3) == 7  # each group one unit
     assert sum(1 for unit in first if len(unit) == 1) == 19
+
+
+RUBRIC = "# Helpful\n\n- 5: answers with the right word.\n- 1: does not answer.\n"
+JUDGED_CONFIG = """\
+version: 1
+judge: {model: models/judge.yaml}
+suites:
+  - name: support
+    prompt: prompts/answers.md
+    model: models/chat.yaml
+    dataset: evals/answers.jsonl
+    metrics:
+      - {name: helpful, type: llm_rubric, rubric: rubrics/helpful.md}
+    thresholds:
+      helpful: {max_drop: 0.2}
+"""
+
+
+def _judged(body: dict) -> str:
+    """The model (vague prompt: every other answer unhelpful) and its 1-5 judge."""
+    if body["model"] == "judge-model":
+        text = "\n".join(m["content"] for m in body["messages"])
+        if "evaluation procedures" in text:
+            return '{"steps": ["Check that the answer names the word."]}'
+        return '{"score": 1}' if "Happy to help" in text else '{"score": 5}'
+    return _twenty_points(body) if "w1" not in body["messages"][-1]["content"] else "It is w1"
+
+
+def test_a_judged_metric_stops_early_on_its_declared_scale(tmp_path, monkeypatch):
+    rows = "".join(f'{{"id": "e{i}", "n": {i}, "expected": "w{i}"}}\n' for i in range(300))
+    repo = Repo(tmp_path / "repo")
+    repo.commit(
+        {
+            "evalbot.yml": JUDGED_CONFIG,
+            "prompts/answers.md": "Answer {{n}}: w{{n}}\n",
+            "models/chat.yaml": "provider: openai\nmodel: fake-1\nparams: {temperature: 0}\n",
+            "models/judge.yaml": "provider: openai\nmodel: judge-model\n",
+            "rubrics/helpful.md": RUBRIC,
+            "evals/answers.jsonl": rows,
+        },
+        "base",
+    )
+    repo.branch("pr")
+    repo.commit({"prompts/answers.md": "Be vague. Answer {{n}}: w{{n}}\n"}, "vaguer")
+    with FakeOpenAI(_judged) as llm:
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        assert _diff(repo, tmp_path / "out", tmp_path / "cache", "--sequential") == 1
+        suite = _suite(tmp_path / "out")
+        record = suite["sequential"]
+        assert record["stopped_early"] and record["decisions"] == {"helpful": "regressed"}
+        evaluated = record["examples_evaluated"]
+        judge_calls = [r for r in llm.requests if r["model"] == "judge-model"]
+        # One steps call, then a judge call per evaluated output on each side; a head answer
+        # identical to the base's is judged once (the second is a cache hit).
+        judged = [suite[side]["judge_usage"] for side in ("base", "head")]
+        assert sum(u["requests"] for u in judged) == 1 + 2 * evaluated  # with the steps call
+        assert len(judge_calls) == sum(u["sent"] for u in judged)
+        full_judge_calls = 1 + 300 + 300 // 5  # every base answer, and head's differing ones
+        assert len(judge_calls) < full_judge_calls
+        helpful = next(c for c in suite["comparisons"] if c["metric"] == "helpful")
+        assert helpful["verdict"] == "regressed" and helpful["ci_high"] < -0.2

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from evalbot.cli.app import main as cli_main
+from evalbot.pipeline.judge_calibration import SEQUENTIAL_CALIBRATION_NOTE
 from evalbot.records import MetricComparison, RunResult
 from tests.fakes.openai_server import FakeOpenAI
 from tests.judges import calibrated_world as world
@@ -21,10 +22,13 @@ def llm(monkeypatch: pytest.MonkeyPatch):
         yield fake
 
 
-def _diff(tmp_path: Path, head_files: dict[str, str | None]) -> tuple[int, RunResult, str]:
+def _diff(
+    tmp_path: Path, head_files: dict[str, str | None], *extra: str
+) -> tuple[int, RunResult, str]:
     repo, _, _ = world.make_repo(tmp_path / "repo", head_files)
     out = tmp_path / "out"
-    code = cli_main(["diff", "-C", str(repo.root), "--base", "main", "--out", str(out), "-q"])
+    args = ["diff", "-C", str(repo.root), "--base", "main", "--out", str(out), "-q", *extra]
+    code = cli_main(args)
     result = RunResult.model_validate_json((out / "results.json").read_text())
     return code, result, (out / "comment.md").read_text()
 
@@ -129,3 +133,15 @@ def test_agreement_only_record_of_an_older_evalbot_leaves_judge_units(tmp_path, 
     assert (helpful.verdict, helpful.delta) == ("unchanged", pytest.approx(-2 / 3))
     assert code == 0
     assert "made before corrections" in comment
+
+
+def test_sequential_run_keeps_a_calibrated_suite_at_fixed_n(tmp_path, llm):
+    """Early stopping gates in judge units; a suite with a calibration record is not stopped
+    early, so its correction applies."""
+    code, result, _ = _diff(tmp_path, {}, "--sequential")
+    [suite] = result.suites
+    assert suite.sequential is None
+    assert SEQUENTIAL_CALIBRATION_NOTE in suite.notes
+    helpful = _helpful(result)
+    assert helpful.extra["judge_correction"]["status"] == "corrected"
+    assert (helpful.verdict, code) == ("regressed", 1)

@@ -25,6 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
+from evalbot.pipeline.judge_calibration import SEQUENTIAL_CALIBRATION_NOTE
 from evalbot.pipeline.plan import plan_suites
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
@@ -284,6 +285,19 @@ def run_diff(
             if progress is not None:
                 progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
                 runner.on_call = lambda purpose: progress.call_done(purpose, runner)
+            if options.sequential or config.gate.sequential:  # batch by batch, suite by suite
+                from evalbot.pipeline.sequential import evaluate_sequentially
+
+                fixed_n = [p for p in prepared if p.calibrations]  # judge correction: fixed n
+                for one in fixed_n:
+                    one.notes.append(SEQUENTIAL_CALIBRATION_NOTE)
+                for one in (p for p in prepared if not p.calibrations):
+                    done.append(
+                        await evaluate_sequentially(
+                            one, config=config, head_tree=head_tree, runner=runner, options=options
+                        )
+                    )
+                prepared = fixed_n
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_generated in zip(prepared, generated, strict=True):
                 finished = await finish_suite(

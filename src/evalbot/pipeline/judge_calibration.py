@@ -42,6 +42,7 @@ from evalbot.stats.judge_correction import (
 
 __all__ = [
     "RECORD_SCHEMA",
+    "SEQUENTIAL_CALIBRATION_NOTE",
     "CalibrationUse",
     "JudgedMetric",
     "apply_calibrations",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 RECORD_SCHEMA = "evalbot-calibration/2"
+SEQUENTIAL_CALIBRATION_NOTE = (
+    "Evaluated at fixed n, not sequentially: the judge correction needs the whole sample."
+)
 
 
 def judge_prompt_version(scorer: Any) -> str:

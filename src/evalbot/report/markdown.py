@@ -40,6 +40,7 @@ from evalbot.report.rows import (
     suite_notes,
     usage_figures,
 )
+from evalbot.report.values import values_block
 
 __all__ = [
     "Examples",
@@ -168,6 +169,7 @@ def suite_core(suite: SuiteResult, *, trigger_cap: int) -> str:
         parts.append(bullets(suite.notes))
     if suite.comparisons:
         parts += [_metric_table(suite), _tests_footnote(suite)]
+    parts += values_block(suite)  # no base side: each value with its interval
     if suite.absolute:
         parts += ["**Thresholds**", _absolute_table(suite)]
     if suite.base is not None or suite.head is not None:

@@ -10,7 +10,16 @@ from evalbot.records import GateStatus, MetricComparison, RunResult, SuiteResult
 from evalbot.report.escape import plain
 from evalbot.report.formatting import DASH, usd_total
 from evalbot.report.headline import absolute_text, tally
-from evalbot.report.rows import METRIC_HEADERS, metric_figures, show_mde, suite_notes, usage_figures
+from evalbot.report.rows import (
+    METRIC_HEADERS,
+    VALUE_HEADERS,
+    metric_figures,
+    show_mde,
+    suite_notes,
+    usage_figures,
+    value_figures,
+    values_footnote,
+)
 
 __all__ = ["render_terminal"]
 
@@ -65,6 +74,8 @@ def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str
         headers = list(METRIC_HEADERS if mde else METRIC_HEADERS[:-1])
         table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
         lines += ["", *("  " + line for line in table.splitlines()), ""]
+    if suite.values:
+        lines += _values_table(suite)
     for check in suite.absolute:
         value, limit = absolute_text(suite, check)
         ok = _paint("pass", "pass", color) if check.passed else _paint("FAIL", "fail", color)
@@ -85,6 +96,22 @@ def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str
         notes = [n for n in notes if "absolute thresholds only" not in n]
     lines += [f"  note: {plain(n, limit=300)}" for n in notes]
     return lines
+
+
+def _values_table(suite: SuiteResult) -> list[str]:
+    """The head-only table: each metric's value with its interval (no base to compare with)."""
+    headers = list(VALUE_HEADERS)
+    rows = []
+    for v in suite.values:
+        f = value_figures(v)
+        rows.append([plain(v.metric, limit=60), f.value, f.ci, f.n])
+    table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+    return [
+        "",
+        *("  " + line for line in table.splitlines()),
+        f"  {values_footnote(suite.values)}",
+        "",
+    ]
 
 
 def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | None = None) -> str:

@@ -162,3 +162,30 @@ def test_one_meaning_of_regression_in_the_headline_the_table_and_the_output(
     assert outputs["regressions"] == "2"
     # The check title of results read from an artifact counts the same rows.
     assert "2 regression(s)" in outputs["check title"]
+
+
+def test_dry_run_says_which_suites_would_run_why_and_their_planned_calls_and_cost(
+    example, tmp_path, capsys
+):
+    args = ("diff", "-C", str(example), "--base", "main", "--head", "pr", "--dry-run")
+    code, out, _ = _cli(capsys, *args, "--out", str(tmp_path / "a"))
+    assert code == 0, out
+    assert out.startswith(
+        "evalbot: NEUTRAL - dry run (no model call) - 1 suite would run, 1 skipped"
+    )
+    assert "would run: support-answers (triggered by: prompts/support.yaml)" in out
+    # The example ships its answers in the cache: a rerun would send nothing.
+    assert "74 examples × 3 samples × 2 sides (base+head) = 444 calls, 444 cached, 0 to send" in out
+    assert "skipped: ticket-triage" in out
+    # With an empty cache every call is to send, at a cost from the model config's prices.
+    code, out, _ = _cli(
+        capsys, *args, "--all", "--out", str(tmp_path / "b"), "--cache-dir", str(tmp_path / "c")
+    )
+    assert code == 0, out
+    planned = re.search(r"444 calls, 0 cached, 444 to send, est\. ≈\$(\d+\.\d+)", out)
+    assert planned and float(planned.group(1)) > 0, out
+    assert "would run: ticket-triage (triggered by: --all)" in out
+    assert "64 examples × 1 sample × 2 sides (base+head) = 128 calls" in out
+    assert not any((tmp_path / "c").rglob("*.json"))  # nothing was asked of a model
+    comment = (tmp_path / "b" / "comment.md").read_text()
+    assert "Planned: 74 examples × 3 samples × 2 sides" in comment

@@ -20,6 +20,8 @@ from evalbot.report.formatting import format_p, plural, scale_for, unit_of
 __all__ = ["Tally", "absolute_text", "regressed_rows", "short_description", "tally"]
 
 STATUS_DESCRIPTION_LIMIT = 140
+DRY_RUN_NOTE = "Not evaluated: dry run"
+"""How pipeline.diff marks a suite that ``--dry-run`` selected but did not evaluate."""
 
 
 @dataclass
@@ -39,6 +41,9 @@ class Tally:
     @property
     def blocking_regressions(self) -> list[tuple[SuiteResult, MetricComparison]]:
         return [(s, c) for s, c in self.regressions if c.blocking]
+
+    would_run: list[SuiteResult] = field(default_factory=list)
+    """A dry run's suites that a real run would evaluate (skipped, with the dry-run note)."""
     stopped: bool = False
     """The run ended in error before any suite result (git, a fetch, the endpoint)."""
 
@@ -58,6 +63,8 @@ class Tally:
             parts.append(f"{len(self.inconclusive)} inconclusive")
         if self.errored:
             parts.append(plural(len(self.errored), "suite errored", "suites errored"))
+        if not parts and self.would_run:
+            parts.append("dry run (no model call)")
         if not parts and self.stopped:
             parts.append("evaluation could not complete")
         if not parts:
@@ -65,6 +72,9 @@ class Tally:
         return parts
 
     def counts(self) -> str:
+        if self.would_run and not self.evaluated:
+            rest = len(self.skipped) - len(self.would_run)
+            return f"{plural(len(self.would_run), 'suite')} would run, {rest} skipped"
         text = f"{plural(len(self.evaluated), 'suite')} evaluated"
         return f"{text}, {len(self.skipped)} skipped" if self.skipped else text
 
@@ -74,6 +84,8 @@ def tally(result: RunResult) -> Tally:
     for suite in result.suites:
         if suite.status == SuiteStatus.SKIPPED:
             t.skipped.append(suite)
+            if any(n.startswith(DRY_RUN_NOTE) for n in suite.notes):
+                t.would_run.append(suite)
             continue
         if suite.status == SuiteStatus.ERROR or suite.gate == GateStatus.ERROR:
             t.errored.append(suite)
@@ -162,6 +174,8 @@ def short_description(result: RunResult) -> str:
         suites = [s for s, _ in t.crossed]
         text = f"{plural(len(t.crossed), 'threshold')} crossed in {_names(suites)}"
         text += f" ({check.metric} {value}, needs {limit})"
+    elif not t.evaluated and t.would_run:
+        text = f"Dry run: {t.counts()}"
     elif not t.evaluated:
         text = f"Nothing to evaluate ({len(t.skipped)} skipped)"
     else:

@@ -17,7 +17,7 @@ from typing import IO, Any, Protocol
 
 from evalbot.report.escape import plain
 
-__all__ = ["Progress", "SuitePlan", "plan_line"]
+__all__ = ["Progress", "SuitePlan", "plan_line", "plan_text"]
 
 PLAIN_EVERY_S = 15.0
 PLAIN_STEP = 0.10
@@ -45,11 +45,12 @@ def _usd(value: float) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def plan_line(plan: SuitePlan) -> str:
+def plan_text(plan: SuitePlan) -> str:
+    """The plan's figures: "74 examples × 3 samples × 2 sides (base+head) = 444 calls, …"."""
     sides = "base+head" if plan.sides == 2 else "head only"
     text = (
-        f"evalbot: plan {plain(plan.name, limit=100)}: {plan.examples} examples × "
-        f"{plan.samples} samples × {plan.sides} sides ({sides}) = {plan.requests:,} calls"
+        f"{plural(plan.examples, 'example')} × {plural(plan.samples, 'sample')} × "
+        f"{plural(plan.sides, 'side')} ({sides}) = {plural(plan.requests, 'call', fmt=True)}"
     )
     if plan.cached is None:
         text += ", cache hits known as they come"
@@ -61,7 +62,19 @@ def plan_line(plan: SuitePlan) -> str:
         )
     else:
         text += ", cost unknown (no price in the model config)"
-    return text + "; judge calls, if any, come after"
+    return text
+
+
+def plural(n: int, word: str, *, fmt: bool = False) -> str:
+    count = f"{n:,}" if fmt else str(n)
+    return f"{count} {word if n == 1 else word + 's'}"
+
+
+def plan_line(plan: SuitePlan) -> str:
+    return (
+        f"evalbot: plan {plain(plan.name, limit=100)}: {plan_text(plan)}; "
+        "judge calls, if any, come after"
+    )
 
 
 class RunCounters(Protocol):

@@ -23,8 +23,6 @@ from evalbot.report.rows import (
 
 __all__ = ["render_terminal"]
 
-_DRY_RUN = "Not evaluated: dry run"
-
 _RED, _GREEN, _YELLOW, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[33m", "\033[1m", "\033[0m"
 _COLORS = {
     "pass": _GREEN,
@@ -136,13 +134,16 @@ def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | N
     for suite in result.suites:
         if suite.status != SuiteStatus.SKIPPED:
             lines += ["", *_suite(suite, color, single=result.command == "run")]
-    # A dry run selects suites without evaluating them (pipeline.diff notes it on each).
-    would = [s for s in t.skipped if any(n.startswith(_DRY_RUN) for n in s.notes)]
+    # A dry run selects suites without evaluating them (pipeline.diff notes it on each, with
+    # the planned calls and cost).
+    would = t.would_run
     for suite in would:
         why = ", ".join(plain(x, limit=120) for x in suite.triggers[:10])
         more = len(suite.triggers) - 10
         why += f" and {more} more" if more > 0 else ""
         lines += ["", f"would run: {plain(suite.name, limit=100)} (triggered by: {why})"]
+        plans = [n for n in suite.notes if n.startswith(("Planned:", "No plan:"))]
+        lines += [f"  {plain(n[0].lower() + n[1:], limit=500)}" for n in plans]
     unchanged = [s for s in t.skipped if s not in would]
     if unchanged:
         names = ", ".join(plain(s.name, limit=100) for s in unchanged)

@@ -167,7 +167,10 @@ class Progress:
     # -- formatting --------------------------------------------------------------------------
 
     def _postfix(self, runner: RunCounters) -> str:
-        text = f"cached {runner.cache_hits}, errors {runner.error_count()}"
+        # The runner counts a hit when it reads the cache, the bar when the call lands: on an
+        # all-cached run every read comes first, so the hits are capped at the calls landed.
+        cached = min(runner.cache_hits, self.done + self.judged)
+        text = f"cached {cached}, errors {runner.error_count()}"
         text += f", spent {_usd(runner.spent_usd)}"
         return text + (f", judge {self.judged}" if self.judged else "")
 

@@ -262,6 +262,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_publish(args: argparse.Namespace) -> int:
     from evalbot.github.publish import publish_command
 
+    if not os.environ.get("GITHUB_ACTIONS") and not os.environ.get("GITHUB_EVENT_NAME"):
+        # Run by a person: say so in words, not as a workflow command meant for a log.
+        raise UserError(
+            "evalbot publish posts the PR comment and check from saved results, and runs only "
+            "inside a GitHub Actions job (GITHUB_ACTIONS and GITHUB_EVENT_NAME are not set here)",
+            hint=f"to read the results locally, open {args.results}/comment.md; "
+            "to evaluate, run evalbot diff --base main",
+        )
     return publish_command(args.results, env=os.environ)
 
 

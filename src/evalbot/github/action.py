@@ -14,7 +14,6 @@ nothing would have run, it is a plain pass. Whether a key is missing is decided 
 from __future__ import annotations
 
 import functools
-
 import re
 import subprocess
 import sys

@@ -422,6 +422,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="evaluate one revision (absolute thresholds only)")
     run.add_argument("--rev", help="revision (default: the work tree)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="no model call: list every suite with its planned calls, cache hits and "
+        "estimated cost",
+    )
     _add_run_options(run)
     run.set_defaults(handler=_cmd_run)
 
@@ -462,6 +468,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
         calibrate.add_arguments(calibrate_parser)
         calibrate_parser.set_defaults(handler=calibrate.run)
+
+    init_parser = sub.add_parser(
+        "init", help="write a starter evalbot.yml, model, golden sets and workflow"
+    )
+    from evalbot.cli import init
+
+    init.add_arguments(init_parser)
+    init_parser.set_defaults(handler=init.run)
 
     cache_parser = sub.add_parser("cache", help="manage the response cache (cache clear)")
     from evalbot.cli import cache

@@ -141,7 +141,8 @@ def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | N
         why = ", ".join(plain(x, limit=120) for x in suite.triggers[:10])
         more = len(suite.triggers) - 10
         why += f" and {more} more" if more > 0 else ""
-        lines += ["", f"would run: {plain(suite.name, limit=100)} (triggered by: {why})"]
+        why = "" if result.command == "run" else f" (triggered by: {why})"
+        lines += ["", f"would run: {plain(suite.name, limit=100)}{why}"]
         plans = [n for n in suite.notes if n.startswith(("Planned:", "No plan:"))]
         lines += [f"  {plain(n[0].lower() + n[1:], limit=500)}" for n in plans]
     unchanged = [s for s in t.skipped if s not in would]

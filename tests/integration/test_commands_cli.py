@@ -61,6 +61,9 @@ def test_run_prints_every_metric_value_with_its_interval(example, tmp_path, caps
     assert "CI: 90% two-sided interval of the value" in out
     comment = (tmp_path / "comment.md").read_text()
     assert "| Metric " in comment and f"[{low}, {high}]" in comment
+    # Wording for one revision: no "new suite", no "--all" trigger.
+    assert "new suite" not in comment and "Triggered by" not in comment
+    assert "new suite" not in out and "--all" not in out
 
 
 def test_a_new_suite_in_diff_gets_the_head_only_table(tmp_path, capsys):

@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 from evalbot.report.escape import plain
 
@@ -77,6 +77,14 @@ def plan_line(plan: SuitePlan) -> str:
     )
 
 
+class Writable(Protocol):
+    """Where the lines go: stderr, or the action's scrubbing log stream."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class RunCounters(Protocol):
     """What the progress display reads from the model runner."""
 
@@ -93,7 +101,7 @@ class Progress:
     def __init__(
         self,
         *,
-        stream: IO[str] | None = None,
+        stream: Writable | None = None,
         quiet: bool = False,
         live: bool | None = None,
         clock=time.monotonic,

@@ -191,6 +191,7 @@ def starter_files(root: Path) -> Starter:
     from evalbot.errors import UserError as LoadError
     from evalbot.inputs.render import load_prompt
     from evalbot.inputs.tree import WorkTree
+    from evalbot.score.metrics import STARTER_METRIC
 
     tree = WorkTree(root)
     files: dict[str, str] = {}
@@ -225,10 +226,8 @@ def starter_files(root: Path) -> Starter:
                 "model": MODEL_PATH,
                 "dataset": dataset,
                 "samples": 1,
-                "metrics": [
-                    {"name": "mentions_expected", "type": "icontains", "value": "{{expected}}"}
-                ],
-                "thresholds": {"mentions_expected": {"min": 0.8, "max_drop": 0.05}},
+                "metrics": [dict(STARTER_METRIC)],
+                "thresholds": {STARTER_METRIC["name"]: {"min": 0.8, "max_drop": 0.05}},
             }
         )
     header = (

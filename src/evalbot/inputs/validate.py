@@ -110,7 +110,7 @@ class _Checker:
             return ""
         first = path not in self.models
         self.models[path] = None
-        if first and model.provider == "python" and model.target:
+        if first and model.target:  # the python provider's module:function
             problems += _python_target(self.tree, path, model.target)
         return f"{model.provider} {model.model or model.target or ' '.join(model.command or [])}"
 

@@ -25,6 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
+from evalbot.pipeline.judge_calibration import SEQUENTIAL_CALIBRATION_NOTE
 from evalbot.pipeline.plan import dry_run_plans, plan_suites
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
@@ -290,6 +291,7 @@ def run_diff(
                     base_tree=base_tree,
                     runner=runner,
                     options=options,
+                    base_config=base_config if policy.hold_to_base else None,
                 )
                 for s in chosen
             ]
@@ -300,13 +302,16 @@ def run_diff(
             if options.sequential or config.gate.sequential:  # batch by batch, suite by suite
                 from evalbot.pipeline.sequential import evaluate_sequentially
 
-                for one in prepared:
+                fixed_n = [p for p in prepared if p.calibrations]  # judge correction: fixed n
+                for one in fixed_n:
+                    one.notes.append(SEQUENTIAL_CALIBRATION_NOTE)
+                for one in (p for p in prepared if not p.calibrations):
                     done.append(
                         await evaluate_sequentially(
                             one, config=config, head_tree=head_tree, runner=runner, options=options
                         )
                     )
-                prepared = []
+                prepared = fixed_n
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_generated in zip(prepared, generated, strict=True):
                 finished = await finish_suite(

@@ -6,11 +6,11 @@ here from options or passed in; results are written before any error propagates.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalbot import __version__
 from evalbot.errors import EvalbotError, UserError
@@ -25,14 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
-from evalbot.pipeline.plan import plan_suites
 from evalbot.pipeline.strictest import hold_to_base
-from evalbot.pipeline.suite import (
-    PreparedSuite,
-    finish_suite,
-    generate_suite,
-    prepare_suite,
-)
 from evalbot.records import (
     GateStatus,
     RunResult,
@@ -41,12 +34,13 @@ from evalbot.records import (
     Usage,
 )
 from evalbot.report import write_outputs
-from evalbot.report.progress import Progress
-from evalbot.run.cache import ResponseCache
-from evalbot.run.runner import ModelRunner
 from evalbot.safe_paths import safe_output_dir
 from evalbot.scrub import Scrubber
 from evalbot.trust import code_environment
+
+if TYPE_CHECKING:
+    from evalbot.pipeline.suite import PreparedSuite
+    from evalbot.report.progress import Progress
 
 __all__ = ["finish_run", "run_diff", "verdict_of"]
 
@@ -240,6 +234,17 @@ def run_diff(
         ]
         result = result.model_copy(update={"suites": planned + skipped, "verdict": "neutral"})
         return finish_run(result, options, scrubber)
+    if not chosen:  # a PR touching no eval input: no runner, so no model SDK, numpy or scipy
+        result = result.model_copy(update={"suites": skipped, "verdict": verdict_of(skipped)})
+        return finish_run(result, options, scrubber)
+
+    # Only a run that evaluates something loads the runner and the statistics.
+    import asyncio
+
+    from evalbot.pipeline.plan import plan_suites
+    from evalbot.pipeline.suite import finish_suite, generate_suite, prepare_suite
+    from evalbot.run.cache import ResponseCache
+    from evalbot.run.runner import ModelRunner
 
     policy = options.policy
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"

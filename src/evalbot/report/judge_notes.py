@@ -7,8 +7,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from evalbot.records import MetricComparison, MetricKind, SideRun, SuiteResult
 from evalbot.report.escape import escape_cell
 
@@ -94,20 +92,27 @@ def to_label_next(suite: SuiteResult, metric: str, limit: int = MAX_TO_LABEL) ->
     base, head = _means(suite.base, metric), _means(suite.head, metric)
     if base is None or head is None or len(base) != len(head):
         return []
-    moved = np.abs(head - base)
-    order = [i for i in np.argsort(-np.nan_to_num(moved, nan=-1.0), kind="stable") if moved[i] > 0]
+    moved = [
+        abs(h - b) if h is not None and b is not None else None
+        for b, h in zip(base, head, strict=True)
+    ]
+    # Largest move first; ties keep the golden set's order (sorted() is stable).
+    order = sorted(
+        (i for i, m in enumerate(moved) if m is not None and m > 0), key=lambda i: -(moved[i] or 0)
+    )
     return [suite.head.example_ids[i] for i in order[:limit]]
 
 
-def _means(side: SideRun, metric: str) -> np.ndarray | None:
+def _means(side: SideRun, metric: str) -> list[float | None] | None:
+    """Per-example mean over samples (None where no sample scored). Plain Python: the comment
+    must not import numpy, since the no-op path renders it too."""
     rows = side.scores.get(metric)
     if rows is None:
         return None
-    out = np.full(len(rows), np.nan)
-    for i, row in enumerate(rows):
+    out: list[float | None] = []
+    for row in rows:
         values = [v for v in row if v is not None and math.isfinite(v)]
-        if values:
-            out[i] = sum(values) / len(values)
+        out.append(sum(values) / len(values) if values else None)
     return out
 
 

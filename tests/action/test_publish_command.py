@@ -10,7 +10,7 @@ import pytest
 
 from evalbot.github import action, publish
 from evalbot.records import RunResult
-from evalbot.report import render_comment, write_outputs
+from evalbot.report import render_comment, results_io, write_outputs
 from tests.action.conftest import PR, REPO, TOKEN, fast_github, parse_outputs, passing_result
 from tests.fakes.github_server import FakeGitHub
 
@@ -163,7 +163,7 @@ def test_invalid_results_are_a_usage_error(tmp_path: Path, github: FakeGitHub, c
 def test_oversized_results_are_refused_unread(
     tmp_path: Path, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(publish, "MAX_RESULTS_BYTES", 1000)
+    monkeypatch.setattr(results_io, "MAX_RESULTS_BYTES", 1000)
     results = _artifact(tmp_path, _result())
     code, log = _publish(results, _env(tmp_path, github))
     assert code == 2 and "larger than" in log

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 
 import pytest
 import yaml
@@ -340,14 +341,12 @@ def test_merge_refuses_shards_it_cannot_vouch_for(repo, fake, tmp_path, capsys):
         ("tool_version", "evalbot version"),
     ]:
         bad = tmp_path / f"bad-{field}"
-        bad.mkdir()
-        (bad / "results.json").write_text((s2 / "results.json").read_text())
+        shutil.copytree(s2, bad)
         _edit(bad / "results.json", **{field: "0" * 40})
         err = refused(s1, bad)
         assert label in err and str(bad) in err
     bad = tmp_path / "bad-shard"
-    bad.mkdir()
-    (bad / "results.json").write_text((s2 / "results.json").read_text())
+    shutil.copytree(s2, bad)
     _edit(bad / "results.json", shard="2/3")
     assert "3-way split" in refused(s1, bad)
     _edit(bad / "results.json", shard="../2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import shutil
@@ -351,5 +352,14 @@ def test_merge_refuses_shards_it_cannot_vouch_for(repo, fake, tmp_path, capsys):
     assert "3-way split" in refused(s1, bad)
     _edit(bad / "results.json", shard="../2")
     assert "invalid shard" in refused(s1, bad)
+    # The outputs file is part of the artifact: missing, or a compression bomb, is refused.
+    bad = tmp_path / "bad-outputs"
+    shutil.copytree(s2, bad)
+    (bad / "outputs.jsonl.gz").unlink()
+    assert "outputs.jsonl.gz is missing" in refused(s1, bad)
+    with gzip.open(bad / "outputs.jsonl.gz", "wb") as bomb:
+        for _ in range(64):  # 64 MiB of zeros in ~64 KiB
+            bomb.write(bytes(1 << 20))
+    assert "compression bomb" in refused(s1, bad)
     # The complete set still merges.
     assert main(["merge", str(s1), str(s2), "--out", str(tmp_path / "m")]) == 1

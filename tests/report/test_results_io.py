@@ -105,9 +105,10 @@ def test_iter_examples_reads_both_formats_alike(tmp_path):
     assert (row.position, row.group, row.index) == (2, None, 2)
     # The old file loads whole too (merge) and renders the same comment (publish).
     assert results_io.load_full(old) == result
-    assert render_comment(results_io.load_results(old), check_name="evals") == (
-        out / "comment.md"
-    ).read_text()
+    assert (
+        render_comment(results_io.load_results(old), check_name="evals")
+        == (out / "comment.md").read_text()
+    )
 
 
 def _problem(out: Path) -> str:

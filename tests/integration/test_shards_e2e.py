@@ -18,6 +18,7 @@ import yaml
 
 from evalbot.cli import main
 from evalbot.github import publish
+from evalbot.report import results_io
 from tests.action.conftest import PR, REPO, TOKEN, fast_github
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
@@ -100,6 +101,21 @@ def _per_example(result: dict) -> dict:
     }
 
 
+def _examples(results_dir: Path) -> list[tuple]:
+    return [
+        (
+            e.suite,
+            e.side,
+            e.id,
+            e.position,
+            e.scores,
+            e.score_details,
+            [c.model_copy(update={"cached": False}) for c in e.outputs],
+        )
+        for e in results_io.iter_examples(results_dir)
+    ]
+
+
 def _publish_env(tmp_path: Path, repo: Repo, gh: FakeGitHub) -> dict[str, str]:
     head, base = repo.git("rev-parse", "pr"), repo.git("rev-parse", "main")
     event = {
@@ -163,6 +179,10 @@ def test_four_shards_merge_and_publish_exactly_like_one_run(repo, tmp_path, monk
         for field in ("error_rate", "judge_errors", "served_by", "positions", "groups"):
             assert m[side][field] == w[side][field], (side, field)
     assert sorted(m["head"]["example_ids"]) == sorted(w["head"]["example_ids"])
+    # results.json is compact; the per-example outputs come back from the outputs files alike
+    # (shards answered from the cache, so only ``cached`` may differ).
+    assert w["head"]["outputs"] == m["head"]["outputs"] == []
+    assert _examples(merged_dir) == _examples(tmp_path / "whole")
 
     with FakeGitHub() as gh:
         gh.add_repo(REPO)
@@ -179,3 +199,6 @@ def test_four_shards_merge_and_publish_exactly_like_one_run(repo, tmp_path, monk
     assert len(comments) == 1 and len(checks) == 1
     assert checks[0]["conclusion"] == "failure"
     assert "correct" in comments[0]["body"]
+    # Re-rendered from the compact results.json and the outputs file: the merge's comment.md.
+    assert comments[0]["body"] == (merged_dir / "comment.md").read_text()
+    assert "The answer is" in comments[0]["body"]  # flipped examples with their outputs

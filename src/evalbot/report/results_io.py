@@ -192,7 +192,7 @@ def write_results(result: RunResult, out_dir: Path) -> RunResult:
     with open_atomic(out_dir / OUTPUTS_NAME, fsync=True) as handle:
         hashing = _Hashing(handle)
         # mtime 0: the same outputs give the same bytes (and the same sha256).
-        with gzip.GzipFile(fileobj=hashing, mode="wb", compresslevel=6, mtime=0) as gz:  # type: ignore[arg-type]
+        with gzip.GzipFile(fileobj=hashing, mode="wb", compresslevel=6, mtime=0) as gz:
             for row in _rows(result):
                 line = row.model_dump_json(exclude_defaults=True).encode("utf-8") + b"\n"
                 gz.write(line)
@@ -306,9 +306,9 @@ def _stream_rows(results_dir: Path, result: RunResult) -> Iterator[OutputRow]:
     )
     total = rows = 0
     with path.open("rb") as raw:
-        counting = _Counting(raw, path)  # type: ignore[arg-type]
+        counting = _Counting(raw, path)
         try:
-            with gzip.GzipFile(fileobj=counting, mode="rb") as gz:  # type: ignore[arg-type]
+            with gzip.GzipFile(fileobj=counting, mode="rb") as gz:  # type: ignore[call-overload]
                 while True:
                     line = gz.readline(MAX_ROW_BYTES + 1)
                     if not line:

@@ -12,7 +12,11 @@ a child process, as a real endpoint is on another machine):
 3. ``evalbot publish --results`` of the merged results through the loopback GitHub fake.
 
 Peak RSS is each child's own ``ru_maxrss`` (``os.wait4``). The merged verdict and comparisons
-are checked against the unsharded run.
+are checked against the unsharded run. File sizes are those of every file in ``--out``:
+results.json and, since format 2, the per-example outputs.jsonl.gz next to it.
+
+To measure another checkout of evalbot (a "before"), run this script with
+``PYTHONPATH=<that checkout>/src``: the evalbot children and the in-process publish use it.
 """
 
 from __future__ import annotations
@@ -157,6 +161,9 @@ def main() -> None:
             a = json.loads((whole / "results.json").read_text())["suites"][0]["comparisons"]
             b = json.loads((merged / "results.json").read_text())["suites"][0]["comparisons"]
             print(f"merged comparisons identical to the unsharded run: {a == b}")
+            import evalbot
+
+            print(f"evalbot from {Path(evalbot.__file__).parent}")
 
             _publish(merged, repo)
     finally:

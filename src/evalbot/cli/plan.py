@@ -17,9 +17,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evalbot.records import RunResult
+if TYPE_CHECKING:
+    from evalbot.records import RunResult
 
 __all__ = ["add_arguments", "plan_of", "run"]
 

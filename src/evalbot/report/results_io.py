@@ -228,7 +228,7 @@ def write_results(result: RunResult, out_dir: Path) -> RunResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_results(results_dir: Path) -> RunResult:
+def load_results(results_dir: Path | str) -> RunResult:
     """``results.json`` of a results directory: capped in size, parsed safely, validated.
     Format 2 sides come back compact (no ``outputs``); ``load_full`` adds them."""
     path = Path(results_dir) / "results.json"
@@ -281,7 +281,7 @@ class _Counting:
         return True
 
 
-def _stream_rows(results_dir: Path, result: RunResult) -> Iterator[OutputRow]:
+def _stream_rows(results_dir: Path | str, result: RunResult) -> Iterator[OutputRow]:
     """Rows of the outputs file named by ``result``, checked against it (order, count, size,
     sha256: the last checks happen after the last row)."""
     declared = result.outputs_file
@@ -379,7 +379,7 @@ def _scored(side: SideRun, i: int) -> dict[str, list[float | None]]:
     return {m: rows[i] for m, rows in side.scores.items() if i < len(rows)}
 
 
-def iter_examples(results_dir: Path) -> Iterator[ExampleOutputs]:
+def iter_examples(results_dir: Path | str) -> Iterator[ExampleOutputs]:
     """Every example of every side of every suite in a results directory, with its scores,
     outputs and score details, in results.json order; reads format 1 and 2, streaming the
     outputs file (raises ``InputError``/``OutputsProblem`` on a bad artifact)."""
@@ -415,7 +415,7 @@ def _example(
     )
 
 
-def load_full(results_dir: Path) -> RunResult:
+def load_full(results_dir: Path | str) -> RunResult:
     """results.json with every side's outputs and score details put back (``merge``)."""
     result = load_results(results_dir)
     if result.outputs_file is None:
@@ -454,7 +454,7 @@ def load_full(results_dir: Path) -> RunResult:
     )
 
 
-def with_flipped_outputs(result: RunResult, results_dir: Path) -> RunResult:
+def with_flipped_outputs(result: RunResult, results_dir: Path | str) -> RunResult:
     """The compact ``result`` with the first sample of each flipped example (both sides) read
     from the outputs file into ``SuiteResult.flipped_outputs``, for the comment. Reads and
     checks the whole file; raises ``OutputsProblem`` when it is missing or does not match."""

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from evalbot.cli import main
+from evalbot.report import results_io
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gitrepo import Repo
 
@@ -363,3 +364,17 @@ def test_merge_refuses_shards_it_cannot_vouch_for(repo, fake, tmp_path, capsys):
     assert "compression bomb" in refused(s1, bad)
     # The complete set still merges.
     assert main(["merge", str(s1), str(s2), "--out", str(tmp_path / "m")]) == 1
+    # Shards written before the outputs file existed (format 1: texts inline) merge alike.
+    for k, shard in ((1, s1), (2, s2)):
+        old = tmp_path / f"old{k}"
+        old.mkdir()
+        whole = results_io.load_full(shard).model_copy(
+            update={"format_version": 1, "outputs_file": None}
+        )
+        (old / "results.json").write_text(whole.model_dump_json(indent=2))
+    assert main(["merge", str(tmp_path / "old1"), str(s2), "--out", str(tmp_path / "m2")]) == 1
+    merged = [json.loads((tmp_path / d / "results.json").read_text()) for d in ("m", "m2")]
+    assert merged[0]["suites"] == merged[1]["suites"]
+    assert (
+        results_io.load_full(tmp_path / "m2").suites == results_io.load_full(tmp_path / "m").suites
+    )

@@ -258,7 +258,7 @@ class Examples:
             # examples were read from it, or it could not be (a note says why).
             completion = self.suite.flipped_outputs.get(run.side, {}).get(eid)
             if completion is None:
-                return f"{label}: not available (see the note on the outputs file)"
+                return f"{label}: not shown here (it is in the results' outputs.jsonl.gz)"
         if completion is None:
             return f"{label}: not run on this side"
         if completion.ok:

@@ -168,3 +168,12 @@ def test_rewriting_a_compact_record_keeps_its_outputs_file(tmp_path):
     assert results_io.load_full(out).suites[0].head.outputs[1][0] == Completion(
         text="Refund: 3 days.", input_tokens=50, output_tokens=20, latency_ms=800.0
     )
+
+
+def test_a_results_json_listing_a_suite_twice_is_refused(tmp_path):
+    _, out = _written(tmp_path)
+    data = json.loads((out / "results.json").read_text())
+    data["suites"].append(data["suites"][0])
+    (out / "results.json").write_text(json.dumps(data))
+    with pytest.raises(results_io.InputError, match="suite 'support-answers' twice"):
+        results_io.load_results(out)

@@ -261,6 +261,10 @@ def load_results(results_dir: Path | str) -> RunResult:
         )
     if result.format_version >= 2 and result.outputs_file is None:
         raise InputError("results.json of format 2 names no outputs file", file=str(path))
+    names = [s.name for s in result.suites]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"results.json lists the suite {twice!r} twice", file=str(path))
     return result
 
 

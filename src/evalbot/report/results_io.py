@@ -51,6 +51,7 @@ __all__ = [
     "ExampleOutputs",
     "OutputRow",
     "OutputsProblem",
+    "hydrate",
     "iter_examples",
     "load_full",
     "load_results",
@@ -421,8 +422,13 @@ def _example(
 
 def load_full(results_dir: Path | str) -> RunResult:
     """results.json with every side's outputs and score details put back (``merge``)."""
-    result = load_results(results_dir)
-    if result.outputs_file is None:
+    return hydrate(load_results(results_dir), results_dir)
+
+
+def hydrate(result: RunResult, results_dir: Path | str) -> RunResult:
+    """``result`` (as ``load_results`` read it from ``results_dir``) with every side's outputs
+    and score details read back from the outputs file; a format-1 result as it is."""
+    if result.outputs_file is None or all(_loaded(side) for _, side in _sides(result)):
         return result
     outputs: dict[tuple[str, str], list[list[Completion]]] = {}
     details: dict[tuple[str, str], dict[str, list[list[dict[str, Any]]]]] = {}

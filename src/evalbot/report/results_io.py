@@ -30,7 +30,7 @@ from pydantic import Field, ValidationError
 
 from evalbot.errors import InputError
 from evalbot.fsio import open_atomic, write_atomic
-from evalbot.parsing import ParseProblem, load_json
+from evalbot.parsing import MAX_DEPTH, ParseProblem, load_json
 from evalbot.records import (
     Completion,
     ErrorReason,
@@ -368,6 +368,10 @@ def _describe(want: tuple[str, str, int, str] | None) -> str:
 
 def _parse_row(line: bytes, number: int, path: Path) -> OutputRow:
     try:
+        if line.count(b"[") + line.count(b"{") <= MAX_DEPTH and b"\\u" not in line:
+            # Shallow for certain and no escape that could be a lone surrogate: pydantic's
+            # own parser (bounded, no Python recursion) is twice as fast as the general path.
+            return OutputRow.model_validate_json(line)
         return OutputRow.model_validate(load_json(line.decode("utf-8")))
     except (ParseProblem, UnicodeDecodeError) as exc:
         raise OutputsProblem(f"row {number}: {exc}", file=str(path)) from None

@@ -243,3 +243,17 @@ def test_the_published_comment_shows_flipped_outputs_from_the_outputs_file(
     [comment] = github.comments_on(REPO, PR)
     assert comment["body"] == render_comment(result, check_name="evalbot", details_url=RUN_URL)
     assert suite.head.outputs[-1][0].text in comment["body"]
+
+
+def test_a_results_json_from_before_the_outputs_file_still_publishes(
+    tmp_path: Path, github: FakeGitHub
+):
+    github.add_pull(REPO, PR, head_sha=HEAD, base_sha=BASE)
+    result = _result()
+    results = tmp_path / "evalbot-results"
+    results.mkdir()
+    (results / "results.json").write_text(result.model_dump_json(indent=2))  # format 1
+    code, log = _publish(results, _env(tmp_path, github, numbers=(PR,)))
+    assert code == 0, log
+    [comment] = github.comments_on(REPO, PR)
+    assert comment["body"] == render_comment(result, check_name="evalbot", details_url=RUN_URL)

@@ -73,6 +73,8 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             "suites": suites,
             "verdict": verdict_of(suites),
             "notes": [*first.notes, f"Merged from {len(parts)} shard result(s)."],
+            # The outputs are in memory now; writing the merge makes its own outputs file.
+            "outputs_file": None,
         }
     )
     return finish_run(result, options)

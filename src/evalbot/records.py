@@ -26,10 +26,12 @@ __all__ = [
     "MetricComparison",
     "MetricInfo",
     "MetricKind",
+    "MetricValue",
     "ModelRequest",
     "OutputsFile",
     "Record",
     "RunResult",
+    "SequentialRun",
     "SideRun",
     "SuiteResult",
     "SuiteStatus",
@@ -344,6 +346,30 @@ class SideRun(Record):
     """How many distinct reasons there were in all (``error_reasons`` keeps the first few)."""
 
 
+class MetricValue(Record):
+    """One side's value of a metric with its interval, where there is no base to compare with
+    (``evalbot run``, a new suite)."""
+
+    metric: str
+    kind: MetricKind
+    higher_is_better: bool = True
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    confidence: float = 0.90
+    n: int = 0
+    """Examples with a value."""
+    samples: int = 1
+    method: str = ""
+    """How the interval was computed: Wilson, t, cluster-robust t."""
+
+    @field_serializer("value", "low", "high")
+    def _finite_or_none(self, value: float | None) -> float | None:
+        if value is None or not math.isfinite(value):
+            return None
+        return value
+
+
 class SuiteStatus(StrEnum):
     EVALUATED = "evaluated"
     NEW = "new"
@@ -351,6 +377,26 @@ class SuiteStatus(StrEnum):
     SKIPPED = "skipped"
     """No changed file affects it."""
     ERROR = "error"
+
+
+class SequentialRun(Record):
+    """How a sequential (early-stopping) evaluation of one suite went."""
+
+    unit: Literal["example", "group"] = "example"
+    """What was drawn in the seeded random order: examples, or whole groups (clusters)."""
+    units_evaluated: int = 0
+    units_total: int = 0
+    examples_evaluated: int = 0
+    examples_total: int = 0
+    batches: int = 0
+    stopped_early: bool = False
+    reason: str = ""
+    decisions: dict[str, str] = Field(default_factory=dict)
+    """Per blocking metric: "regressed", "within margin", or why it waited for the end."""
+    requests_saved: int = 0
+    """Model and judge requests the examples left out would have taken (at this run's rate)."""
+    cost_saved_usd: float = 0.0
+    """What those requests would have cost (at this run's cost per example, cache hits priced)."""
 
 
 class SuiteResult(Record):
@@ -374,6 +420,11 @@ class SuiteResult(Record):
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)
     """Provenance: path → sha256 of the golden set, rubrics and other head-side inputs."""
+    sequential: SequentialRun | None = None
+    """Set when the suite was evaluated sequentially (``gate.sequential`` / ``--sequential``)."""
+    values: list[MetricValue] = Field(default_factory=list)
+    """Head-side value and interval of every metric when there is no base side (``run``, a
+    new suite); empty when ``comparisons`` hold the paired figures."""
     flipped_outputs: dict[str, dict[str, Completion]] = Field(default_factory=dict, exclude=True)
     """side → example id → first sample of the flipped examples, read back from the outputs
     file for the report when the sides' ``outputs`` were not loaded. Never written."""

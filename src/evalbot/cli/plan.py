@@ -58,11 +58,11 @@ def plan_of(result: RunResult) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalbot.cli.app import _emit, _find_repo
+    from evalbot.cli.app import _emit, find_repo
     from evalbot.options import DiffOptions
     from evalbot.pipeline.diff import run_diff
 
-    repo = _find_repo(args.repo, args.config)
+    repo = find_repo(args.repo, args.config)
     with tempfile.TemporaryDirectory(prefix="evalbot-plan-") as scratch:
         options = DiffOptions(
             repo_root=repo,

@@ -25,7 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
-from evalbot.pipeline.plan import plan_suites
+from evalbot.pipeline.plan import dry_run_plans, plan_suites
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
     PreparedSuite,
@@ -229,12 +229,26 @@ def run_diff(
     ]
     chosen = [s for s in selections if s.selected]
     if options.dry_run:
+        # The action's dry runs (a fork PR, no key) read nothing past detection; a person's
+        # dry run also gets each suite's planned calls and cost.
+        plans = (
+            {}
+            if options.policy.hold_to_base
+            else dry_run_plans(
+                chosen,
+                config=config,
+                head_tree=head_tree,
+                base_tree=base_tree,
+                options=options,
+                env=env,
+            )
+        )
         planned = [
             SuiteResult(
                 name=s.suite.name,
                 status=SuiteStatus.SKIPPED,
                 triggers=s.reasons,
-                notes=["Not evaluated: dry run (no model call)."],
+                notes=["Not evaluated: dry run (no model call).", plans.get(s.suite.name, "")],
             )
             for s in chosen
         ]
@@ -283,6 +297,16 @@ def run_diff(
             if progress is not None:
                 progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
                 runner.on_call = lambda purpose: progress.call_done(purpose, runner)
+            if options.sequential or config.gate.sequential:  # batch by batch, suite by suite
+                from evalbot.pipeline.sequential import evaluate_sequentially
+
+                for one in prepared:
+                    done.append(
+                        await evaluate_sequentially(
+                            one, config=config, head_tree=head_tree, runner=runner, options=options
+                        )
+                    )
+                prepared = []
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_generated in zip(prepared, generated, strict=True):
                 finished = await finish_suite(

@@ -25,6 +25,7 @@ from evalbot.report.markdown import (
     suite_core,
     suite_notes_block,
 )
+from evalbot.report.spend import spend_section
 
 __all__ = [
     "check_title_and_summary",
@@ -100,7 +101,10 @@ class _Document:
         self.suites = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
         self.skipped = [s for s in result.suites if s.status == SuiteStatus.SKIPPED]
         self.head = self._headline(check_name)
-        self.cores = [suite_core(s, trigger_cap=limits.trigger_cap) for s in self.suites]
+        single = result.command == "run"
+        self.cores = [
+            suite_core(s, trigger_cap=limits.trigger_cap, single=single) for s in self.suites
+        ]
         self.notes = [suite_notes_block(s) for s in self.suites]
         self.examples = {
             i: Examples(s)
@@ -108,7 +112,7 @@ class _Document:
             if s.flipped and (s.base is not None or s.head is not None)
         }
         self.global_notes = f"**Notes**\n\n{bullets(result.notes)}" if result.notes else ""
-        self.tail = [p for p in (self._skipped_line(), self._footer()) if p]
+        self.tail = [p for p in (spend_section(result), self._skipped_line(), self._footer()) if p]
 
     def _headline(self, check_name: str) -> str:
         t = tally(self.result)

@@ -420,6 +420,10 @@ class SuiteResult(Record):
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)
     """Provenance: path → sha256 of the golden set, rubrics and other head-side inputs."""
+    judge_calibrations: list[dict[str, Any]] = Field(default_factory=list)
+    """Judge calibration records checked for this suite, usable or stale, with their label
+    pairs (``evalbot.pipeline.judge_calibration.CalibrationUse``): ``merge`` redoes the
+    correction from them."""
     sequential: SequentialRun | None = None
     """Set when the suite was evaluated sequentially (``gate.sequential`` / ``--sequential``)."""
     values: list[MetricValue] = Field(default_factory=list)

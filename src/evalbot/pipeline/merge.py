@@ -15,6 +15,7 @@ from evalbot.options import DiffOptions
 from evalbot.pipeline.analyze import analyze_suite
 from evalbot.pipeline.diff import finish_run, verdict_of
 from evalbot.pipeline.evaluate import served_by, usage_of
+from evalbot.pipeline.judge_calibration import CalibrationUse
 from evalbot.pipeline.suite import with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
 from evalbot.report.results_io import load_full
@@ -49,6 +50,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             thresholds=thresholds,
             gate=gate,
             seed=first.seed,
+            calibrations=[CalibrationUse.model_validate(c) for c in template.judge_calibrations],
         )
         suites.append(
             template.model_copy(

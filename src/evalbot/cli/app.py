@@ -490,6 +490,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         calibrate.add_arguments(calibrate_parser)
         calibrate_parser.set_defaults(handler=calibrate.run)
 
+    plan_parser = sub.add_parser("plan", help="which suites a change affects (no model call)")
+    if command in (None, "plan"):
+        from evalbot.cli import plan
+
+        plan.add_arguments(plan_parser)
+        plan_parser.set_defaults(handler=plan.run)
     init_parser = sub.add_parser(
         "init", help="write a starter evalbot.yml, model, golden sets and workflow"
     )

@@ -195,7 +195,7 @@ class ModelRunner:
 
     def is_cached(self, config: ModelConfig, request: ModelRequest) -> bool | None:
         """Whether the cache holds an answer to ``request``, for the plan shown before a run
-        (a file check, not a signature check). None when it cannot be known without the side's
+        (an existence check, not a signature check). None when it cannot be known without the side's
         code (``python``/``exec``)."""
         spec = provider_spec(request.provider)
         if not spec.cached or self.cache is None:
@@ -203,7 +203,7 @@ class ModelRunner:
         if spec.runs_user_code:
             return None
         scope = self._provider(config, None).scope
-        return self.cache.path_for(self.cache.key_for(request, scope=scope)).exists()
+        return self.cache.contains(request, scope=scope)
 
     def usage(self, purpose: str = "generate") -> Usage:
         """Counters of one purpose (``generate`` or ``judge``).
@@ -224,6 +224,8 @@ class ModelRunner:
         await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)
         await asyncio.gather(*(p.aclose() for p in pools), return_exceptions=True)
         await self._clients.aclose()
+        if self.cache is not None:
+            self.cache.close()
 
     # -- internals ---------------------------------------------------------------------------
 

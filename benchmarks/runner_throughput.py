@@ -7,15 +7,25 @@ Two workloads by default (issue 12): 1,000 examples x 2 sides at concurrency 16 
 latency, and 10,000 x 2 at concurrency 64 with 20 ms. For each, the same requests (distinct
 prompts, so nothing is de-duplicated) go through
 
-* ``bare``: plain ``httpx.AsyncClient`` (connection pool sized to the concurrency, a semaphore,
-  ``json.loads`` of each answer) — what the machine and the fake server allow at best;
-* ``evalbot``: one ``ModelRunner`` with a fresh on-disk cache, then a second pass over the warm
-  cache, which must send nothing.
+* ``bare``: a plain ``AsyncClient`` of the HTTP library the openai SDK runs on (``httpx2``
+  from openai 3; connection pool sized to the concurrency, a semaphore, ``json.loads`` of each
+  answer) — what the machine, the HTTP stack and the fake server allow at best;
+* ``evalbot``: one ``ModelRunner`` with a fresh signed on-disk cache, then a second pass over the
+  warm cache, which must send nothing.
 
 The floor is requests x latency / concurrency, the time a perfect client would take. Both
-clients run against the same fake server (a child process, as a real endpoint is on another
-machine), each in a fresh interpreter so that its peak RSS is its own. On a shared, loaded
-machine the bare client's ratio says how much of evalbot's is the machine: compare the two.
+clients run against the same fake endpoint in a child process (as a real endpoint is on another
+machine), each client in a fresh interpreter so that its peak RSS is its own; CPU per request is
+the client process's CPU while the requests run (imports are start-up, not per request). On a
+shared, loaded machine the bare client's ratio says how much of evalbot's is the machine:
+compare the two.
+
+The endpoint is a raw asyncio server (``_Endpoint``): a timer per request on one event loop,
+one write per answer. The tests' fake (``--server threaded``: ``http.server``, a thread per
+connection) is not fit for this: at concurrency 64 its threads queue for the GIL after every
+``sleep`` and the server, not the client, sets the pace. So did the bare client's first HTTP
+library: plain ``httpx`` 0.28 (httpcore 1) checks every pooled connection on every request,
+which at 64 connections cost more CPU per request than evalbot's whole path on ``httpx2``.
 ``--repeat N`` alternates the clients N times and prints medians.
 """
 
@@ -160,7 +170,10 @@ def _prompts(n: int) -> list[str]:
 
 
 async def _bare(base_url: str, n: int, concurrency: int) -> dict:
-    import httpx
+    try:  # the HTTP library the openai SDK (and so evalbot) runs on: httpx2 from openai 3
+        import httpx2 as httpx
+    except ImportError:
+        import httpx  # type: ignore[no-redef]
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     slots = asyncio.Semaphore(concurrency)
@@ -186,9 +199,11 @@ async def _bare(base_url: str, n: int, concurrency: int) -> dict:
     return {"wall": wall, "cpu": cpu, "sent": len(prompts)}
 
 
-async def _evalbot_pass(
-    base_url: str, cache_dir: Path | None, n: int, concurrency: int
-) -> dict:
+async def _evalbot_pass(base_url: str, cache_dir: Path | None, n: int, concurrency: int) -> dict:
+    # Imported before the clock starts, as the bare client's httpx is: importing the SDK is
+    # start-up CPU (~0.4 s, its own row in the README), not CPU per request.
+    import openai  # noqa: F401
+
     from evalbot.inputs.config import ModelConfig
     from evalbot.records import Message
     from evalbot.run.cache import ResponseCache

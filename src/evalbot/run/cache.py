@@ -117,15 +117,17 @@ class ResponseCache:
         """Where the previous layout kept the entry for ``key`` (read, never written)."""
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, request: ModelRequest, *, scope: str = "") -> Completion | None:
+    def get(
+        self, request: ModelRequest, *, scope: str = "", key: str | None = None
+    ) -> Completion | None:
         """The recorded completion (with ``cached=True``), or None on a miss.
 
         An unreadable, unsigned (with a secret) or malformed entry counts as a miss; the next
-        ``put`` replaces it.
+        ``put`` replaces it. ``key``: ``key_for(request, scope=scope)`` when the caller has it.
         """
         if not cacheable(request):
             return None
-        key = self.key_for(request, scope=scope)
+        key = key or self.key_for(request, scope=scope)
         return self._decode(key, self._stored(key)) or self._decode(key, self._legacy(key))
 
     def contains(self, request: ModelRequest, *, scope: str = "") -> bool:
@@ -133,11 +135,18 @@ class ResponseCache:
         key = self.key_for(request, scope=scope)
         return self._stored(key) is not None or self.path_for(key).is_file()
 
-    def put(self, request: ModelRequest, completion: Completion, *, scope: str = "") -> bool:
+    def put(
+        self,
+        request: ModelRequest,
+        completion: Completion,
+        *,
+        scope: str = "",
+        key: str | None = None,
+    ) -> bool:
         """Store a successful completion; returns whether it was stored."""
         if not completion.ok or not cacheable(request):
             return False
-        key = self.key_for(request, scope=scope)
+        key = key or self.key_for(request, scope=scope)
         body = completion.model_dump_json(exclude={"cached"}).encode("utf-8")
         entry = seal(self.secret, "completion", key, body)
         with self._lock:

@@ -28,6 +28,7 @@ __all__ = [
     "ModelRequest",
     "Record",
     "RunResult",
+    "SequentialRun",
     "SideRun",
     "SuiteResult",
     "SuiteStatus",
@@ -338,6 +339,26 @@ class SuiteStatus(StrEnum):
     ERROR = "error"
 
 
+class SequentialRun(Record):
+    """How a sequential (early-stopping) evaluation of one suite went."""
+
+    unit: Literal["example", "group"] = "example"
+    """What was drawn in the seeded random order: examples, or whole groups (clusters)."""
+    units_evaluated: int = 0
+    units_total: int = 0
+    examples_evaluated: int = 0
+    examples_total: int = 0
+    batches: int = 0
+    stopped_early: bool = False
+    reason: str = ""
+    decisions: dict[str, str] = Field(default_factory=dict)
+    """Per blocking metric: "regressed", "within margin", or why it waited for the end."""
+    requests_saved: int = 0
+    """Model and judge requests the examples left out would have taken (at this run's rate)."""
+    cost_saved_usd: float = 0.0
+    """What those requests would have cost (at this run's cost per example, cache hits priced)."""
+
+
 class SuiteResult(Record):
     name: str
     status: SuiteStatus
@@ -359,6 +380,8 @@ class SuiteResult(Record):
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)
     """Provenance: path → sha256 of the golden set, rubrics and other head-side inputs."""
+    sequential: SequentialRun | None = None
+    """Set when the suite was evaluated sequentially (``gate.sequential`` / ``--sequential``)."""
 
 
 class RunResult(Record):

@@ -113,6 +113,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every resampling")
     parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="evaluate in seeded random batches; stop when every blocking metric is decided",
+    )
+    parser.add_argument(
         "--check-name", default=DEFAULT_CHECK_NAME, help="name in the comment marker"
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
@@ -186,6 +191,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         check_name=args.check_name,
         seed=args.seed,
         dry_run=getattr(args, "dry_run", False),
+        sequential=getattr(args, "sequential", False),
         policy=TrustPolicy(cache_scope=args.cache_scope, cache_secret=_cache_secret()),
     )
 
@@ -196,8 +202,10 @@ def _report(result, args: argparse.Namespace) -> int:
     if args.quiet:
         _emit(f"evalbot: {result.verdict}")
     else:
-        _emit(render_terminal(result, color=sys.stdout.isatty()))
-        _emit(f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml)")
+        _emit(render_terminal(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+        _emit(
+            f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml, report.html)"
+        )
     return exit_code_for_verdict(result.verdict)
 
 
@@ -263,6 +271,12 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from evalbot.github.publish import publish_command
 
     return publish_command(args.results, env=os.environ)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from evalbot.report.html import report_command
+
+    return report_command(args, emit=_emit)
 
 
 def _cmd_action(args: argparse.Namespace) -> int:
@@ -347,6 +361,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     validate.add_argument("--config", default="evalbot.yml")
     validate.set_defaults(handler=_cmd_validate)
+
+    report = sub.add_parser("report", help="the report of a results directory (--html: a web page)")
+    report.add_argument("results", nargs="?", type=Path, default=Path("evalbot-results"))
+    report.add_argument("--html", action="store_true", help="write a self-contained HTML page")
+    report.add_argument("-o", "--output", type=Path, help="HTML file (default RESULTS/report.html)")
+    report.set_defaults(handler=_cmd_report)
 
     # Their options live next to their code, which needs scipy: imported only when the command
     # line asks for them (or for the whole parser), so --version and the rest start instantly.

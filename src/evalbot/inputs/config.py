@@ -212,6 +212,9 @@ class GateConfig(_Strict):
     informational_floor: float = Field(default=0.05, ge=0, lt=1)
     """Practical floor of informational metrics, relative to base: a change whose whole interval
     stays within ±floor·|base| reads "unchanged (below the floor)" (0 turns it off)."""
+    sequential: bool = False
+    """Evaluate in seeded random batches and stop when every blocking metric is decided
+    (anytime-valid betting tests, evalbot.stats.sequential); ``--sequential`` turns it on too."""
 
 
 class SuiteConfig(_Strict):

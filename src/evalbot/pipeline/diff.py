@@ -283,6 +283,16 @@ def run_diff(
             if progress is not None:
                 progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
                 runner.on_call = lambda purpose: progress.call_done(purpose, runner)
+            if options.sequential or config.gate.sequential:  # batch by batch, suite by suite
+                from evalbot.pipeline.sequential import evaluate_sequentially
+
+                for one in prepared:
+                    done.append(
+                        await evaluate_sequentially(
+                            one, config=config, head_tree=head_tree, runner=runner, options=options
+                        )
+                    )
+                prepared = []
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_generated in zip(prepared, generated, strict=True):
                 finished = await finish_suite(

@@ -196,8 +196,8 @@ class ModelRunner:
 
     def is_cached(self, config: ModelConfig, request: ModelRequest) -> bool | None:
         """Whether the cache holds an answer to ``request``, for the plan shown before a run
-        (an existence check, not a signature check). None when it cannot be known without the side's
-        code (``python``/``exec``)."""
+        (an existence check, not a signature check). None when it cannot be known without the
+        side's code (``python``/``exec``)."""
         spec = provider_spec(request.provider)
         if not spec.cached or self.cache is None:
             return False

@@ -25,7 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
-from evalbot.pipeline.plan import plan_suites
+from evalbot.pipeline.plan import dry_run_plans, plan_suites
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
     PreparedSuite,
@@ -229,12 +229,26 @@ def run_diff(
     ]
     chosen = [s for s in selections if s.selected]
     if options.dry_run:
+        # The action's dry runs (a fork PR, no key) read nothing past detection; a person's
+        # dry run also gets each suite's planned calls and cost.
+        plans = (
+            {}
+            if options.policy.hold_to_base
+            else dry_run_plans(
+                chosen,
+                config=config,
+                head_tree=head_tree,
+                base_tree=base_tree,
+                options=options,
+                env=env,
+            )
+        )
         planned = [
             SuiteResult(
                 name=s.suite.name,
                 status=SuiteStatus.SKIPPED,
                 triggers=s.reasons,
-                notes=["Not evaluated: dry run (no model call)."],
+                notes=["Not evaluated: dry run (no model call).", plans.get(s.suite.name, "")],
             )
             for s in chosen
         ]

@@ -6,11 +6,11 @@ here from options or passed in; results are written before any error propagates.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalbot import __version__
 from evalbot.errors import EvalbotError, UserError
@@ -25,14 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
-from evalbot.pipeline.plan import dry_run_plans, plan_suites
 from evalbot.pipeline.strictest import hold_to_base
-from evalbot.pipeline.suite import (
-    PreparedSuite,
-    finish_suite,
-    generate_suite,
-    prepare_suite,
-)
 from evalbot.records import (
     GateStatus,
     RunResult,
@@ -41,12 +34,13 @@ from evalbot.records import (
     Usage,
 )
 from evalbot.report import write_outputs
-from evalbot.report.progress import Progress
-from evalbot.run.cache import ResponseCache
-from evalbot.run.runner import ModelRunner
 from evalbot.safe_paths import safe_output_dir
 from evalbot.scrub import Scrubber
 from evalbot.trust import code_environment
+
+if TYPE_CHECKING:
+    from evalbot.pipeline.suite import PreparedSuite
+    from evalbot.report.progress import Progress
 
 __all__ = ["finish_run", "run_diff", "verdict_of"]
 
@@ -231,10 +225,11 @@ def run_diff(
     if options.dry_run:
         # The action's dry runs (a fork PR, no key) read nothing past detection; a person's
         # dry run also gets each suite's planned calls and cost.
-        plans = (
-            {}
-            if options.policy.hold_to_base
-            else dry_run_plans(
+        plans: dict[str, str] = {}
+        if not options.policy.hold_to_base:
+            from evalbot.pipeline.plan import dry_run_plans
+
+            plans = dry_run_plans(
                 chosen,
                 config=config,
                 head_tree=head_tree,
@@ -242,7 +237,6 @@ def run_diff(
                 options=options,
                 env=env,
             )
-        )
         planned = [
             SuiteResult(
                 name=s.suite.name,
@@ -254,6 +248,17 @@ def run_diff(
         ]
         result = result.model_copy(update={"suites": planned + skipped, "verdict": "neutral"})
         return finish_run(result, options, scrubber)
+    if not chosen:  # a PR touching no eval input: no runner, so no model SDK, numpy or scipy
+        result = result.model_copy(update={"suites": skipped, "verdict": verdict_of(skipped)})
+        return finish_run(result, options, scrubber)
+
+    # Only a run that evaluates something loads the runner and the statistics.
+    import asyncio
+
+    from evalbot.pipeline.plan import plan_suites
+    from evalbot.pipeline.suite import finish_suite, generate_suite, prepare_suite
+    from evalbot.run.cache import ResponseCache
+    from evalbot.run.runner import ModelRunner
 
     policy = options.policy
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
@@ -290,6 +295,7 @@ def run_diff(
                     base_tree=base_tree,
                     runner=runner,
                     options=options,
+                    base_config=base_config if policy.hold_to_base else None,
                 )
                 for s in chosen
             ]
@@ -298,15 +304,19 @@ def run_diff(
                 progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
                 runner.on_call = lambda purpose: progress.call_done(purpose, runner)
             if options.sequential or config.gate.sequential:  # batch by batch, suite by suite
+                from evalbot.pipeline.judge_calibration import SEQUENTIAL_CALIBRATION_NOTE
                 from evalbot.pipeline.sequential import evaluate_sequentially
 
-                for one in prepared:
+                fixed_n = [p for p in prepared if p.calibrations]  # judge correction: fixed n
+                for one in fixed_n:
+                    one.notes.append(SEQUENTIAL_CALIBRATION_NOTE)
+                for one in (p for p in prepared if not p.calibrations):
                     done.append(
                         await evaluate_sequentially(
                             one, config=config, head_tree=head_tree, runner=runner, options=options
                         )
                     )
-                prepared = []
+                prepared = fixed_n
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_generated in zip(prepared, generated, strict=True):
                 finished = await finish_suite(

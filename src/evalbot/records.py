@@ -19,6 +19,7 @@ from evalbot.parsing import scrub_surrogates
 __all__ = [
     "AbsoluteCheck",
     "Completion",
+    "DriftResult",
     "Example",
     "GateStatus",
     "Message",
@@ -338,6 +339,28 @@ class SuiteStatus(StrEnum):
     ERROR = "error"
 
 
+class DriftResult(Record):
+    """The head compared with the pinned ``gate.baseline`` (the drift budget), per suite."""
+
+    baseline_rev: str
+    baseline_sha: str
+    n: int
+    """Examples paired (the ids the head's golden set shares with the baseline's)."""
+    n_head: int
+    """Examples of the head's golden set in this run."""
+    comparisons: list[MetricComparison] = Field(default_factory=list)
+    """baseline → head, one per metric with ``max_total_drop``; margin = ``max_total_drop``."""
+    gate: GateStatus = GateStatus.PASS
+    notes: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    judge_usage: Usage = Field(default_factory=Usage)
+    budgets: dict[str, float] = Field(default_factory=dict)
+    """Metric → ``max_total_drop`` as applied (the stricter of base and head in the action)."""
+    example_ids: list[str] = Field(default_factory=list)
+    scores: dict[str, list[list[float | None]]] = Field(default_factory=dict)
+    """The baseline side's scores of the budgeted metrics (``merge`` recomputes from these)."""
+
+
 class SuiteResult(Record):
     name: str
     status: SuiteStatus
@@ -359,6 +382,8 @@ class SuiteResult(Record):
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)
     """Provenance: path → sha256 of the golden set, rubrics and other head-side inputs."""
+    drift: DriftResult | None = None
+    """The head against ``gate.baseline`` (None when no baseline or drift budget is set)."""
 
 
 class RunResult(Record):

@@ -162,6 +162,8 @@ class Threshold(_Strict):
     max_drop: float | None = Field(default=None, ge=0)
     """Largest tolerated worsening, in metric units (0 = any significant drop fails)."""
     blocking: bool = True
+    max_total_drop: float | None = Field(default=None, ge=0)
+    """Drift budget: largest tolerated worsening since ``gate.baseline``, in metric units."""
 
     @property
     def margin(self) -> float:
@@ -183,12 +185,14 @@ class Threshold(_Strict):
 
 def _check_fraction_units(metric: str, threshold: Threshold) -> None:
     """Proportions take fractions: ``max_drop: 2`` meant 2 points, ``min: 85`` meant 85 %."""
-    if threshold.max_drop is not None and threshold.max_drop >= 1:
-        raise ValueError(
-            f"thresholds.{metric}.max_drop: {threshold.max_drop:g} is not a fraction; "
-            f"{metric} is a proportion in [0, 1], so a drop is written as a fraction "
-            f"(did you mean {threshold.max_drop / 100:g}?)"
-        )
+    for key in ("max_drop", "max_total_drop"):
+        drop = getattr(threshold, key)
+        if drop is not None and drop >= 1:
+            raise ValueError(
+                f"thresholds.{metric}.{key}: {drop:g} is not a fraction; "
+                f"{metric} is a proportion in [0, 1], so a drop is written as a fraction "
+                f"(did you mean {drop / 100:g}?)"
+            )
     for key in ("min", "max"):
         value = getattr(threshold, key)
         if value is not None and not 0 <= value <= 1:
@@ -212,6 +216,9 @@ class GateConfig(_Strict):
     informational_floor: float = Field(default=0.05, ge=0, lt=1)
     """Practical floor of informational metrics, relative to base: a change whose whole interval
     stays within ±floor·|base| reads "unchanged (below the floor)" (0 turns it off)."""
+    baseline: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+    """Drift budget: the pinned revision (tag, branch or sha) the head is also compared with,
+    against each threshold's ``max_total_drop``."""
 
 
 class SuiteConfig(_Strict):
@@ -261,7 +268,7 @@ class SuiteConfig(_Strict):
         from evalbot.score import proportion_types
 
         p95 = self.thresholds.get("latency_p95_ms")
-        if p95 is not None and p95.max_drop is not None:
+        if p95 is not None and (p95.max_drop is not None or p95.max_total_drop is not None):
             raise ValueError(
                 "thresholds.latency_p95_ms takes only min/max: use latency_ms for max_drop "
                 "(compared per example)"

@@ -25,6 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
+from evalbot.pipeline.drift import evaluate_drift, open_baseline, prepare_drift
 from evalbot.pipeline.plan import plan_suites
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
@@ -141,7 +142,7 @@ def finish_run(
     counters) replaces the per-side totals after a stop: requests sent by suites that never
     finished have no side to be counted in, yet they reached the endpoint."""
     evaluated = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
-    sides = [side for s in evaluated for side in (s.base, s.head) if side is not None]
+    sides = [side for s in evaluated for side in (s.base, s.head, s.drift) if side is not None]
     usage = Usage.total([s.usage for s in sides])
     judge_usage = Usage.total([s.judge_usage for s in sides])
     if spent is not None:
@@ -203,6 +204,9 @@ def run_diff(
         notes.extend(held.notes)
     if options.base is None:
         notes.append("Single-side run: absolute thresholds only.")
+    baseline = (
+        None if options.dry_run else open_baseline(config.gate, git, options.config_path, notes)
+    )
     result = RunResult(
         tool_version=__version__,
         command="diff" if options.base is not None else "run",
@@ -279,12 +283,13 @@ def run_diff(
                 )
                 for s in chosen
             ]
+            drifts = [prepare_drift(p, baseline, options, env) for p in prepared]
             _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
             if progress is not None:
                 progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
                 runner.on_call = lambda purpose: progress.call_done(purpose, runner)
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
-            for suite, suite_generated in zip(prepared, generated, strict=True):
+            for suite, suite_generated, drift in zip(prepared, generated, drifts, strict=True):
                 finished = await finish_suite(
                     suite,
                     suite_generated,
@@ -292,6 +297,15 @@ def run_diff(
                     head_tree=head_tree,
                     runner=runner,
                     options=options,
+                )
+                finished = await evaluate_drift(
+                    finished,
+                    suite,
+                    drift,
+                    baseline=baseline,
+                    runner=runner,
+                    gate=config.gate,
+                    seed=options.seed,
                 )
                 done.append(finished)
         finally:

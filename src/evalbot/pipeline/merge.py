@@ -13,6 +13,7 @@ from evalbot.inputs.config import GateConfig, Threshold
 from evalbot.options import DiffOptions
 from evalbot.pipeline.analyze import analyze_suite
 from evalbot.pipeline.diff import finish_run, verdict_of
+from evalbot.pipeline.drift import merge_drift, with_drift
 from evalbot.pipeline.evaluate import served_by, usage_of
 from evalbot.pipeline.suite import with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
@@ -54,18 +55,24 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             gate=gate,
             seed=first.seed,
         )
+        drift = merge_drift(pieces, head, template.metrics, gate=gate, seed=first.seed)
         suites.append(
-            template.model_copy(
-                update={
-                    "base": base,
-                    "head": head,
-                    "comparisons": with_pairwise_diagnostics(analysis.comparisons, head),
-                    "absolute": analysis.absolute,
-                    "gate": analysis.gate,
-                    "flipped": analysis.flipped,
-                    "flipped_inputs": {k: v for s in pieces for k, v in s.flipped_inputs.items()},
-                    "notes": list(dict.fromkeys(n for s in pieces for n in s.notes)),
-                }
+            with_drift(
+                template.model_copy(
+                    update={
+                        "base": base,
+                        "head": head,
+                        "comparisons": with_pairwise_diagnostics(analysis.comparisons, head),
+                        "absolute": analysis.absolute,
+                        "gate": analysis.gate,
+                        "flipped": analysis.flipped,
+                        "flipped_inputs": {
+                            k: v for s in pieces for k, v in s.flipped_inputs.items()
+                        },
+                        "notes": list(dict.fromkeys(n for s in pieces for n in s.notes)),
+                    }
+                ),
+                drift,
             )
         )
     if any(s.status == SuiteStatus.ERROR for s in suites):

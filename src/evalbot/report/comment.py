@@ -16,6 +16,7 @@ from urllib.parse import quote
 from evalbot.options import check_name_problem
 from evalbot.records import RunResult, SuiteResult, SuiteStatus
 from evalbot.report.escape import escape_cell
+from evalbot.report.extras import suite_extras
 from evalbot.report.formatting import plural, usd_total
 from evalbot.report.headline import short_description, tally
 from evalbot.report.markdown import (
@@ -100,7 +101,9 @@ class _Document:
         self.suites = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
         self.skipped = [s for s in result.suites if s.status == SuiteStatus.SKIPPED]
         self.head = self._headline(check_name)
-        self.cores = [suite_core(s, trigger_cap=limits.trigger_cap) for s in self.suites]
+        self.cores = [
+            suite_core(s, trigger_cap=limits.trigger_cap) + suite_extras(s) for s in self.suites
+        ]
         self.notes = [suite_notes_block(s) for s in self.suites]
         self.examples = {
             i: Examples(s)

@@ -13,6 +13,7 @@ from evalbot.records import (
     SuiteResult,
     SuiteStatus,
 )
+from evalbot.report.drift_rows import drift_rows
 from evalbot.report.escape import plain
 from evalbot.report.formatting import format_p, plural, scale_for, unit_of
 
@@ -66,7 +67,7 @@ def tally(result: RunResult) -> Tally:
             t.errored.append(suite)
         if suite.status != SuiteStatus.ERROR:
             t.evaluated.append(suite)
-        for c in suite.comparisons:
+        for c in [*suite.comparisons, *drift_rows(suite)]:
             if c.gate == GateStatus.FAIL:
                 t.regressions.append((suite, c))
             elif c.gate == GateStatus.WARN:

@@ -1,0 +1,15 @@
+"""Sections shown under a suite's main tables (drift budget, slices, history), each from its
+own module; ``comment`` calls ``suite_extras`` once per suite."""
+
+from __future__ import annotations
+
+from evalbot.records import SuiteResult
+from evalbot.report.drift import drift_section
+
+__all__ = ["suite_extras"]
+
+
+def suite_extras(suite: SuiteResult) -> str:
+    """The extra sections of one suite, each preceded by a blank line ("" when none)."""
+    sections = [drift_section(suite)]
+    return "".join(f"\n\n{s}" for s in sections if s)

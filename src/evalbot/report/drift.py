@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from evalbot.records import GateStatus, SuiteResult
-from evalbot.report.escape import escape_cell
+from evalbot.report.escape import escape_cell, plain
 from evalbot.report.formatting import scale_for, unit_of, verdict_marker
 from evalbot.report.markdown import bullets, table
 from evalbot.report.rows import metric_figures
 
-__all__ = ["drift_section"]
+__all__ = ["drift_lines", "drift_section"]
 
 HEADERS = ("Metric", "Baseline", "Head", "Δ since baseline", "CI", "Budget", "Verdict", "n")
 
@@ -42,3 +42,21 @@ def drift_section(suite: SuiteResult) -> str:
     if drift.notes:
         parts.append(bullets(drift.notes))
     return "\n\n".join(parts)
+
+
+def drift_lines(suite: SuiteResult) -> list[str]:
+    """The terminal's lines for the drift comparison (plain text)."""
+    drift = suite.drift
+    if drift is None:
+        return []
+    lines = [f"  since baseline {plain(drift.baseline_rev, limit=60)} ({drift.baseline_sha[:7]}):"]
+    for c in drift.comparisons:
+        f = metric_figures(c)
+        scale = scale_for(unit_of(c.metric, c.kind), [c.base_mean, c.head_mean])
+        fail = " FAIL" if c.gate == GateStatus.FAIL else ""
+        lines.append(
+            f"    {plain(c.metric, limit=60)} {f.base} -> {f.head} ({f.delta}, CI {f.ci}, "
+            f"max_total_drop {scale.magnitude(c.max_drop)}): {c.verdict}{fail}"
+        )
+    lines += [f"    note: {plain(n, limit=300)}" for n in drift.notes]
+    return lines

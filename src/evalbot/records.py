@@ -30,6 +30,7 @@ __all__ = [
     "Record",
     "RunResult",
     "SideRun",
+    "SliceResult",
     "SuiteResult",
     "SuiteStatus",
     "TokenLogprob",
@@ -361,6 +362,18 @@ class DriftResult(Record):
     """The baseline side's scores of the budgeted metrics (``merge`` recomputes from these)."""
 
 
+class SliceResult(Record):
+    """One blocking metric on one slice of the golden set (``tags`` / ``slice`` of its rows)."""
+
+    slice: str
+    comparison: MetricComparison
+    """head − base on the slice's examples; ``p_adjusted`` is Holm over the metric's slices."""
+    named: bool = False
+    """A ``metric@slice`` threshold names it: it gates (fails when regressed)."""
+    flagged: bool = False
+    """Regressed beyond its margin after the multiplicity adjustment."""
+
+
 class SuiteResult(Record):
     name: str
     status: SuiteStatus
@@ -384,6 +397,10 @@ class SuiteResult(Record):
     """Provenance: path → sha256 of the golden set, rubrics and other head-side inputs."""
     drift: DriftResult | None = None
     """The head against ``gate.baseline`` (None when no baseline or drift budget is set)."""
+    slices: list[SliceResult] = Field(default_factory=list)
+    """Per-slice comparisons of the blocking metrics, worst first."""
+    slice_members: dict[str, list[str]] = Field(default_factory=dict)
+    """Slice → example ids (so ``merge`` can recompute the slices without the golden set)."""
 
 
 class RunResult(Record):

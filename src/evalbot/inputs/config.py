@@ -202,6 +202,27 @@ def _check_fraction_units(metric: str, threshold: Threshold) -> None:
             )
 
 
+SLICE_SEP = "@"
+"""``correct@lang=de``: the threshold of metric ``correct`` on the slice ``lang=de``."""
+
+
+def _check_slice_thresholds(thresholds: dict[str, Threshold]) -> None:
+    """A slice threshold names a slice and takes only ``max_drop`` and ``blocking``: absolute
+    bounds and the drift budget apply to the whole suite."""
+    for key, threshold in thresholds.items():
+        if SLICE_SEP not in key:
+            continue
+        metric, label = key.split(SLICE_SEP, 1)
+        if not metric or not label:
+            raise ValueError(f"thresholds.{key}: write METRIC@SLICE, e.g. correct@lang=de")
+        extra = [k for k in ("min", "max", "max_total_drop") if getattr(threshold, k) is not None]
+        if extra:
+            raise ValueError(
+                f"thresholds.{key}: a slice threshold takes only max_drop and blocking, not "
+                f"{', '.join(extra)}"
+            )
+
+
 class JudgeConfig(_Strict):
     model: str
     """Path of the judge's model config file."""
@@ -260,7 +281,8 @@ class SuiteConfig(_Strict):
         if dupes:
             raise ValueError(f"duplicate metric names: {sorted(dupes)}")
         known = set(names) | set(BUILTIN_METRICS)
-        unknown = sorted(set(self.thresholds) - known)
+        _check_slice_thresholds(self.thresholds)
+        unknown = sorted({k.split(SLICE_SEP, 1)[0] for k in self.thresholds} - known)
         if unknown:
             raise ValueError(f"thresholds name unknown metrics {unknown}; known: {sorted(known)}")
         # Which types score fractions is declared by each metric's spec in the score registry,
@@ -275,7 +297,7 @@ class SuiteConfig(_Strict):
             )
         fractions = {m.name for m in self.metrics if m.type in proportion_types()} | {"error"}
         for metric, threshold in self.thresholds.items():
-            if metric in fractions:
+            if metric.split(SLICE_SEP, 1)[0] in fractions:
                 _check_fraction_units(metric, threshold)
         return self
 

@@ -27,6 +27,7 @@ from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
 from evalbot.pipeline.drift import evaluate_drift, open_baseline, prepare_drift
 from evalbot.pipeline.plan import plan_suites
+from evalbot.pipeline.slices import slice_members, with_slices
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
     PreparedSuite,
@@ -297,6 +298,13 @@ def run_diff(
                     head_tree=head_tree,
                     runner=runner,
                     options=options,
+                )
+                finished = with_slices(
+                    finished,
+                    slice_members(suite.examples),
+                    suite.selection.suite.thresholds,
+                    gate=config.gate,
+                    seed=options.seed,
                 )
                 finished = await evaluate_drift(
                     finished,

@@ -15,6 +15,7 @@ from evalbot.pipeline.analyze import analyze_suite
 from evalbot.pipeline.diff import finish_run, verdict_of
 from evalbot.pipeline.drift import merge_drift, with_drift
 from evalbot.pipeline.evaluate import served_by, usage_of
+from evalbot.pipeline.slices import with_slices
 from evalbot.pipeline.suite import with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
 
@@ -56,6 +57,9 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             seed=first.seed,
         )
         drift = merge_drift(pieces, head, template.metrics, gate=gate, seed=first.seed)
+        members = {
+            k: [e for s in pieces for e in s.slice_members.get(k, [])] for k in _labels(pieces)
+        }
         suites.append(
             with_drift(
                 template.model_copy(
@@ -75,6 +79,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
                 drift,
             )
         )
+        suites[-1] = with_slices(suites[-1], members, thresholds, gate=gate, seed=first.seed)
     if any(s.status == SuiteStatus.ERROR for s in suites):
         raise EvaluationError("a shard ended in error; re-run it before merging")
     result = first.model_copy(
@@ -217,3 +222,7 @@ def _concat(sides: list[SideRun]) -> SideRun:
             "judge_errors": sum(s.judge_errors for s in sides),
         }
     )
+
+
+def _labels(pieces: list[SuiteResult]) -> list[str]:
+    return list(dict.fromkeys(k for s in pieces for k in s.slice_members))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from evalbot.records import SuiteResult
 from evalbot.report.drift import drift_section
+from evalbot.report.slices import slice_section
 
 __all__ = ["suite_extras"]
 
 
 def suite_extras(suite: SuiteResult) -> str:
     """The extra sections of one suite, each preceded by a blank line ("" when none)."""
-    sections = [drift_section(suite)]
+    sections = [slice_section(suite), drift_section(suite)]
     return "".join(f"\n\n{s}" for s in sections if s)

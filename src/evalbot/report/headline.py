@@ -13,8 +13,8 @@ from evalbot.records import (
     SuiteResult,
     SuiteStatus,
 )
-from evalbot.report.drift_rows import drift_rows
 from evalbot.report.escape import plain
+from evalbot.report.extra_rows import extra_rows
 from evalbot.report.formatting import format_p, plural, scale_for, unit_of
 
 __all__ = ["Tally", "absolute_text", "short_description", "tally"]
@@ -67,7 +67,7 @@ def tally(result: RunResult) -> Tally:
             t.errored.append(suite)
         if suite.status != SuiteStatus.ERROR:
             t.evaluated.append(suite)
-        for c in [*suite.comparisons, *drift_rows(suite)]:
+        for c in [*suite.comparisons, *extra_rows(suite)]:
             if c.gate == GateStatus.FAIL:
                 t.regressions.append((suite, c))
             elif c.gate == GateStatus.WARN:

@@ -27,6 +27,7 @@ from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
 from evalbot.pipeline.drift import evaluate_drift, open_baseline, prepare_drift
 from evalbot.pipeline.plan import plan_suites
+from evalbot.pipeline.power_warning import with_power_warning
 from evalbot.pipeline.slices import slice_members, with_slices
 from evalbot.pipeline.strictest import hold_to_base
 from evalbot.pipeline.suite import (
@@ -305,6 +306,9 @@ def run_diff(
                     suite.selection.suite.thresholds,
                     gate=config.gate,
                     seed=options.seed,
+                )
+                finished = with_power_warning(
+                    finished, suite.selection.suite.thresholds, alpha=config.gate.alpha
                 )
                 finished = await evaluate_drift(
                     finished,

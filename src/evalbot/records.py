@@ -21,6 +21,7 @@ __all__ = [
     "Completion",
     "DriftResult",
     "Example",
+    "Flakiness",
     "GateStatus",
     "Message",
     "MetricComparison",
@@ -34,6 +35,7 @@ __all__ = [
     "SuiteResult",
     "SuiteStatus",
     "TokenLogprob",
+    "Trend",
     "Usage",
     "Verdict",
 ]
@@ -374,6 +376,39 @@ class SliceResult(Record):
     """Regressed beyond its margin after the multiplicity adjustment."""
 
 
+class Flakiness(Record):
+    """How much each example's scores vary with identical inputs (several samples of one side).
+
+    An example's score is the mean absolute difference between two of its samples (for a
+    pass/fail metric: the chance that two runs on the same input disagree); only examples that
+    varied are listed."""
+
+    samples: int
+    source: str
+    """"this run", or the revision of main whose ``evalbot run --samples K`` recorded it."""
+    n: int
+    scores: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """metric → example id → score (> 0)."""
+    discordance: dict[str, float] = Field(default_factory=dict)
+    """metric → mean score over all examples: the share of examples expected to change outcome
+    between two runs of the same prompt (the noise floor of the discordance)."""
+    sd_delta: dict[str, float] = Field(default_factory=dict)
+    """metric → SD of the per-example change between two single runs of the same prompt."""
+
+
+class Trend(Record):
+    """One metric's recent values on main (the data branch's history), for the sparkline."""
+
+    metric: str
+    values: list[float]
+    """The last values recorded on main, oldest first."""
+    shas: list[str] = Field(default_factory=list)
+    head: float | None = None
+    """This run's head value, on the same scale."""
+    chart: str | None = None
+    """Where the SVG trend chart is: a URL in the Action, else ``branch:path``."""
+
+
 class SuiteResult(Record):
     name: str
     status: SuiteStatus
@@ -401,6 +436,13 @@ class SuiteResult(Record):
     """Per-slice comparisons of the blocking metrics, worst first."""
     slice_members: dict[str, list[str]] = Field(default_factory=dict)
     """Slice → example ids (so ``merge`` can recompute the slices without the golden set)."""
+    flakiness: Flakiness | None = None
+    """This run's flakiness (samples > 1), for ``evalbot run --samples K`` on main to record."""
+    trends: list[Trend] = Field(default_factory=list)
+    """Main's recent values per metric (read from the history data branch)."""
+    flaky: dict[str, float] = Field(default_factory=dict)
+    """Example id → flakiness score, from this run's samples or main's record: a flip of such an
+    example is marked "likely noise"."""
 
 
 class RunResult(Record):

@@ -364,6 +364,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         calibrate.add_arguments(calibrate_parser)
         calibrate_parser.set_defaults(handler=calibrate.run)
 
+    history_parser = sub.add_parser("history", help="main's history on the data branch")
+    if command in (None, "history"):
+        from evalbot.cli import history
+
+        history.add_arguments(history_parser)
+        history_parser.set_defaults(handler=history.run)
+
     action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
     action.set_defaults(handler=_cmd_action)
     parser.set_defaults(commands=sub.choices)

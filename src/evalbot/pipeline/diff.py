@@ -14,6 +14,7 @@ from pathlib import Path
 
 from evalbot import __version__
 from evalbot.errors import EvalbotError, UserError
+from evalbot.history.attach import open_history
 from evalbot.inputs.config import (
     EvalbotConfig,
     ModelConfig,
@@ -26,6 +27,7 @@ from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
 from evalbot.pipeline.drift import evaluate_drift, open_baseline, prepare_drift
+from evalbot.pipeline.flaky import observed_noise, with_flakiness
 from evalbot.pipeline.plan import plan_suites
 from evalbot.pipeline.power_warning import with_power_warning
 from evalbot.pipeline.slices import slice_members, with_slices
@@ -247,6 +249,7 @@ def run_diff(
         result = result.model_copy(update={"suites": planned + skipped, "verdict": "neutral"})
         return finish_run(result, options, scrubber)
 
+    history = open_history(options.repo_root, env)  # main's history: read only
     policy = options.policy
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
     cache = ResponseCache(cache_dir, secret=policy.cache_secret)
@@ -307,8 +310,13 @@ def run_diff(
                     gate=config.gate,
                     seed=options.seed,
                 )
+                main_flaky = history.flakiness(finished.name)
+                finished = history.with_trends(with_flakiness(finished, main_flaky))
                 finished = with_power_warning(
-                    finished, suite.selection.suite.thresholds, alpha=config.gate.alpha
+                    finished,
+                    suite.selection.suite.thresholds,
+                    alpha=config.gate.alpha,
+                    observed=observed_noise(main_flaky, finished),
                 )
                 finished = await evaluate_drift(
                     finished,

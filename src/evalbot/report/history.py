@@ -3,6 +3,8 @@ marked after ``▸``, and a link to the SVG trend chart on the data branch."""
 
 from __future__ import annotations
 
+import re
+
 from evalbot.records import SuiteResult
 from evalbot.report.escape import escape_cell
 from evalbot.report.formatting import scale_for, unit_of
@@ -14,8 +16,10 @@ __all__ = ["trend_section"]
 def _chart(where: str | None) -> str:
     if not where:
         return "—"
-    if where.startswith("https://"):
-        return f"[SVG]({escape_cell(where, limit=400)})"
+    # Built from the runner's GITHUB_SERVER_URL / GITHUB_REPOSITORY and names limited to
+    # [A-Za-z0-9_.-]: anything else is shown as text, never as a link.
+    if len(where) < 400 and re.fullmatch(r"https://[A-Za-z0-9._/:-]+", where):
+        return f"[SVG]({where})"
     return f"`{escape_cell(where, limit=200)}`"
 
 

@@ -7,7 +7,7 @@ import re
 
 from evalbot.records import SuiteResult
 from evalbot.report.escape import escape_cell
-from evalbot.report.formatting import scale_for, unit_of
+from evalbot.report.formatting import plural, scale_for, unit_of
 from evalbot.report.markdown import table
 
 __all__ = ["trend_section"]
@@ -20,7 +20,9 @@ def _chart(where: str | None) -> str:
     # [A-Za-z0-9_.-]: anything else is shown as text, never as a link.
     if len(where) < 400 and re.fullmatch(r"https://[A-Za-z0-9._/:-]+", where):
         return f"[SVG]({where})"
-    return f"`{escape_cell(where, limit=200)}`"
+    if len(where) < 400 and re.fullmatch(r"[A-Za-z0-9._/:-]+", where):
+        return f"`{where}`"  # a code span shows it as is (escapes would show)
+    return escape_cell(where, limit=200)
 
 
 def trend_section(suite: SuiteResult) -> str:
@@ -47,7 +49,7 @@ def trend_section(suite: SuiteResult) -> str:
     runs = max(len(t.values) for t in suite.trends)
     return "\n\n".join(
         [
-            f"**Trend on main** (last {runs} runs, ▸ this PR's head)",
+            f"**Trend on main** (last {plural(runs, 'run')}, ▸ this PR's head)",
             table(["Metric", "Main → this PR", "Main (latest)", "This PR", "Chart"], rows),
         ]
     )

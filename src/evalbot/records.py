@@ -70,6 +70,8 @@ class Example(Record):
     metadata: dict[str, Any] = Field(default_factory=dict)
     line: int | None = None
     """1-based line (JSONL/CSV) or item index (YAML) in the golden-set file, for error messages."""
+    slices: list[str] = Field(default_factory=list)
+    """Slices of the golden set the example is in (its ``slice`` and ``tags``)."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -100,8 +100,11 @@ def _flaky_ids(record: Flakiness | None, metrics: list[str]) -> dict[str, float]
 
 
 def _flip_metrics(result: SuiteResult) -> list[str]:
-    blocking = [c.metric for c in result.comparisons if c.blocking]
-    return blocking or [m.name for m in result.metrics if m.kind != MetricKind.PAIRWISE]
+    """The pass/fail metrics whose flips the comment lists (blocking ones first): their score
+    is a probability, "two runs disagree p of the time"."""
+    binary = [m.name for m in result.metrics if m.kind == MetricKind.BINARY and m.name != "error"]
+    blocking = [c.metric for c in result.comparisons if c.blocking and c.metric in binary]
+    return blocking or binary
 
 
 def with_flakiness(result: SuiteResult, main_record: Flakiness | None = None) -> SuiteResult:

@@ -1,7 +1,7 @@
 """Slices of the golden set: where a change hurt (which language, topic, customer tier).
 
 Rows name their slices with ``slice: "lang=de"`` (one) or ``tags: ["lang=de", "tier=pro"]``
-(several; an example may be in many slices). Both stay template variables too. Each blocking
+(several; an example may be in many slices): reserved keys of the golden set. Each blocking
 metric is compared on every slice (``stats.slices``: Holm across the metric's slices); a slice
 that a ``metric@slice`` threshold names gates the suite (regressed → fail), any other slice that
 regressed beyond the metric's margin is flagged and makes the suite warn.
@@ -32,14 +32,7 @@ MAX_LABEL = 100
 
 
 def _labels(example: Example) -> list[str]:
-    labels: list[str] = []
-    one = example.vars.get("slice")
-    if isinstance(one, (str, int)) and not isinstance(one, bool):
-        labels.append(str(one))
-    tags = example.vars.get("tags")
-    if isinstance(tags, list):
-        labels += [str(t) for t in tags if isinstance(t, (str, int)) and not isinstance(t, bool)]
-    return [label[:MAX_LABEL] for label in dict.fromkeys(labels) if label]
+    return [label[:MAX_LABEL] for label in example.slices]
 
 
 def slice_members(examples: Sequence[Example]) -> dict[str, list[str]]:
@@ -131,13 +124,20 @@ def with_slices(
     update = {"slices": slices, "slice_members": dict(members), "gate": _fold(result.gate, status)}
     notes = list(result.notes)
     for s in slices:
-        if s.flagged:
+        if s.flagged and s.named:
             c = s.comparison
-            what = "fails its slice threshold" if s.named else "regressed beyond its margin"
             notes.append(
-                f"Slice {s.slice}: {c.metric} {what} (Δ {c.delta:+.4g} on {c.n} examples, "
-                f"Holm-adjusted p {c.p_adjusted:.3g} over the metric's slices)."
+                f"Slice {s.slice}: {c.metric} fails its slice threshold (Δ {c.delta:+.4g} on "
+                f"{c.n} examples, Holm-adjusted p {c.p_adjusted:.3g} over the metric's slices)."
             )
+    flagged = [s for s in slices if s.flagged and not s.named]
+    if flagged:
+        names = ", ".join(f"{s.slice} ({s.comparison.metric})" for s in flagged[:10])
+        more = f" and {len(flagged) - 10} more" if len(flagged) > 10 else ""
+        notes.append(
+            f"{len(flagged)} slice(s) regressed beyond the margin: {names}{more} (see the "
+            "slice table; Holm across each metric's slices)."
+        )
     # A slice threshold that cannot be checked (its slice gone from the golden set, or too
     # small to test) is a bound that cannot be verified: it follows on_inconclusive.
     tested = {f"{s.comparison.metric}{SLICE_SEP}{s.slice}" for s in slices}

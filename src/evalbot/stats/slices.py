@@ -93,4 +93,4 @@ def holm_reject_any(p_values: np.ndarray, alpha: float) -> np.ndarray:
     """Vectorized over rows: does Holm at ``alpha`` reject any of the row's hypotheses? (Holm
     rejects something iff the smallest p is below alpha / m.)"""
     p = np.asarray(p_values, dtype=float)
-    return p.min(axis=1) < alpha / p.shape[1]
+    return np.asarray(p.min(axis=1) < alpha / p.shape[1], dtype=bool)

@@ -159,7 +159,7 @@ def test_25_runs_with_a_concurrent_writer_keep_every_record(clones, tmp_path, mo
     assert len(bars) == 20 and head == "▃"
     assert all(bar > head for bar, value in zip(bars, trend.values, strict=True) if value > 0.7)
     section = trend_section(history.with_trends(pr))
-    assert line in section and "[SVG](https://github.example/" in section
+    assert line.replace(" ▸", "\u00a0▸") in section and "[SVG](https://github.example/" in section
 
     svg = _git(remote, "show", f"{tip}:charts/answers/correct.svg")
     root = ET.fromstring(svg)

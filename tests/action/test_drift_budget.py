@@ -53,10 +53,9 @@ def drifting_responder(body: dict) -> str:
     return "Happy to help!" if int(word.removeprefix("w")) < STEP * level else f"It is {word}"
 
 
-@pytest.fixture
-def history(tmp_path: Path) -> Repo:
+def _release(tmp_path: Path, n: int) -> Repo:
     repo = Repo(tmp_path / "workspace")
-    rows = "".join(f'{{"id": "e{i}", "n": {i}, "expected": "w{i}"}}\n' for i in range(N))
+    rows = "".join(f'{{"id": "e{i}", "n": {i}, "expected": "w{i}"}}\n' for i in range(n))
     repo.commit(
         {
             ".gitignore": "evalbot-results/\n",
@@ -69,6 +68,17 @@ def history(tmp_path: Path) -> Repo:
     )
     repo.git("tag", "v1.0")
     return repo
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Repo:
+    return _release(tmp_path, N)
+
+
+@pytest.fixture
+def small_history(tmp_path: Path) -> Repo:
+    """100 examples: each level loses 3 points, enough for the attacks below (and faster)."""
+    return _release(tmp_path, 100)
 
 
 def _pr(
@@ -157,15 +167,16 @@ def _drift_to(history: Repo, level: int) -> None:
     ids=["moves-baseline", "raises-budget", "drops-budget", "drops-baseline"],
 )
 def test_a_pr_cannot_loosen_the_drift_budget_in_its_own_run(
-    tmp_path: Path, history: Repo, github: FakeGitHub, edit: str, loosened: str
+    tmp_path: Path, small_history: Repo, github: FakeGitHub, edit: str, loosened: str
 ):
-    _drift_to(history, 3)  # 4.5 points below v1.0 already, yet main still holds
+    history = small_history
+    _drift_to(history, 3)  # 9 points below v1.0 already (merged without the gate)
     history.git("tag", "v2.0")
     with FakeOpenAI(drifting_responder) as llm:
         files = {"prompts/answers.md": prompt(4), "evalbot.yml": edit}
         code, result, comment = _pr(tmp_path, history, github, llm, 1, files)
     [suite] = result.suites
-    assert _correct(suite).gate != GateStatus.FAIL  # 1.5 points: within its own margin
+    assert _correct(suite).gate != GateStatus.FAIL  # 3 of 100: not shown beyond its margin
     assert suite.drift is not None and suite.drift.baseline_rev == "v1.0"
     since = _correct(suite, drift=True)
     assert since.max_drop == pytest.approx(0.03)
@@ -176,8 +187,9 @@ def test_a_pr_cannot_loosen_the_drift_budget_in_its_own_run(
 
 
 def test_an_unknown_baseline_fails_closed_with_one_line(
-    tmp_path: Path, history: Repo, github: FakeGitHub
+    tmp_path: Path, small_history: Repo, github: FakeGitHub
 ):
+    history = small_history
     history.commit({"evalbot.yml": config(baseline="v9.9")}, "pin a release not fetched")
     with FakeOpenAI(drifting_responder) as llm:
         code, result, comment = _pr(

@@ -19,7 +19,8 @@ def test_writes_the_three_files_atomically(tmp_path):
     result = make_result(make_suite(flipped=["ex-2"], flipped_inputs={"ex-2": {"q": "hi"}}))
     out = tmp_path / "out" / "nested"
     write_outputs(result, out, check_name="evals")
-    assert sorted(p.name for p in out.iterdir()) == ["comment.md", "junit.xml", "results.json"]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["comment.md", "junit.xml", "report.html", "results.json"]
     text = (out / "results.json").read_text(encoding="utf-8")
     strict_json(text)
     assert RunResult.model_validate_json(text) == result

@@ -196,8 +196,10 @@ def _report(result, args: argparse.Namespace) -> int:
     if args.quiet:
         _emit(f"evalbot: {result.verdict}")
     else:
-        _emit(render_terminal(result, color=sys.stdout.isatty()))
-        _emit(f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml)")
+        _emit(render_terminal(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+        _emit(
+            f"\nResults written to {args.out}/ (results.json, comment.md, junit.xml, report.html)"
+        )
     return exit_code_for_verdict(result.verdict)
 
 
@@ -263,6 +265,12 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from evalbot.github.publish import publish_command
 
     return publish_command(args.results, env=os.environ)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from evalbot.report.html import report_command
+
+    return report_command(args, emit=_emit)
 
 
 def _cmd_action(args: argparse.Namespace) -> int:
@@ -347,6 +355,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     validate.add_argument("--config", default="evalbot.yml")
     validate.set_defaults(handler=_cmd_validate)
+
+    report = sub.add_parser("report", help="the report of a results directory (--html: a web page)")
+    report.add_argument("results", nargs="?", type=Path, default=Path("evalbot-results"))
+    report.add_argument("--html", action="store_true", help="write a self-contained HTML page")
+    report.add_argument("-o", "--output", type=Path, help="HTML file (default RESULTS/report.html)")
+    report.set_defaults(handler=_cmd_report)
 
     # Their options live next to their code, which needs scipy: imported only when the command
     # line asks for them (or for the whole parser), so --version and the rest start instantly.

@@ -198,3 +198,20 @@ def test_an_unknown_baseline_fails_closed_with_one_line(
     assert code == 2 and result.verdict == "error"
     assert "gate.baseline 'v9.9'" in comment and "fetch-depth: 0" in comment
     assert not llm.requests
+
+
+def test_a_changed_golden_set_is_paired_on_the_ids_both_have(
+    tmp_path: Path, small_history: Repo, github: FakeGitHub
+):
+    """The PR drops 10 examples and adds 20: the drift comparison pairs the 90 ids the head's
+    golden set shares with the baseline's, and says so."""
+    rows = "".join(f'{{"id": "e{i}", "n": {i}, "expected": "w{i}"}}\n' for i in range(10, 120))
+    with FakeOpenAI(drifting_responder) as llm:
+        files = {"prompts/answers.md": prompt(1), "evals/answers.jsonl": rows}
+        code, result, comment = _pr(tmp_path, small_history, github, llm, 1, files)
+    [suite] = result.suites
+    assert suite.drift is not None and (suite.drift.n, suite.drift.n_head) == (90, 110)
+    assert _correct(suite, drift=True).n == 90
+    note = "pairs the 90 of 110 example ids present in both"
+    assert any(note in n for n in suite.drift.notes) and note in comment
+    assert (code, result.verdict) == (0, "pass")  # level 1 loses e0-e2, which the PR removed

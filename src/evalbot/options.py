@@ -71,6 +71,8 @@ class DiffOptions:
     seed: int = 0
     details_url: str | None = None
     dry_run: bool = False
+    sequential: bool = False
+    """Stop early when every blocking metric is decided (also ``gate.sequential`` in the config)."""
     """Detect and validate only; no model calls (used for fork PRs without secrets)."""
     extra_notes: tuple[str, ...] = field(default_factory=tuple)
     policy: TrustPolicy = field(default_factory=TrustPolicy.local)

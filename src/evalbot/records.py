@@ -30,6 +30,7 @@ __all__ = [
     "ModelRequest",
     "Record",
     "RunResult",
+    "SequentialRun",
     "SideRun",
     "SliceResult",
     "SuiteResult",
@@ -411,6 +412,26 @@ class Trend(Record):
     """Where the SVG trend chart is: a URL in the Action, else ``branch:path``."""
 
 
+class SequentialRun(Record):
+    """How a sequential (early-stopping) evaluation of one suite went."""
+
+    unit: Literal["example", "group"] = "example"
+    """What was drawn in the seeded random order: examples, or whole groups (clusters)."""
+    units_evaluated: int = 0
+    units_total: int = 0
+    examples_evaluated: int = 0
+    examples_total: int = 0
+    batches: int = 0
+    stopped_early: bool = False
+    reason: str = ""
+    decisions: dict[str, str] = Field(default_factory=dict)
+    """Per blocking metric: "regressed", "within margin", or why it waited for the end."""
+    requests_saved: int = 0
+    """Model and judge requests the examples left out would have taken (at this run's rate)."""
+    cost_saved_usd: float = 0.0
+    """What those requests would have cost (at this run's cost per example, cache hits priced)."""
+
+
 class SuiteResult(Record):
     name: str
     status: SuiteStatus
@@ -445,6 +466,9 @@ class SuiteResult(Record):
     flaky: dict[str, float] = Field(default_factory=dict)
     """Example id → flakiness score, from this run's samples or main's record: a flip of such an
     example is marked "likely noise"."""
+
+    sequential: SequentialRun | None = None
+    """Set when the suite was evaluated sequentially (``gate.sequential`` / ``--sequential``)."""
 
 
 class RunResult(Record):

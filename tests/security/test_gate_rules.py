@@ -50,6 +50,13 @@ def test_gate_settings_are_the_stricter_and_alpha_waits_for_the_merge():
     assert (gate.on_inconclusive, gate.max_error_rate, notes) == ("fail", 0.01, [])
 
 
+@pytest.mark.parametrize("base_on", [False, True])
+def test_a_pr_switching_sequential_waits_for_the_merge(base_on):
+    gate, notes = stricter_gate(GateConfig(sequential=base_on), GateConfig(sequential=not base_on))
+    assert gate.sequential is base_on
+    assert notes and "gate sequential" in notes[0]
+
+
 def test_fewer_samples_waits_for_the_merge():
     files = {"prompt": "p.md", "model": "m.yaml", "dataset": "g.jsonl"}
     base = SuiteConfig(name="s", samples=5, **files)

@@ -113,6 +113,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every resampling")
     parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="evaluate in seeded random batches; stop when every blocking metric is decided",
+    )
+    parser.add_argument(
         "--check-name", default=DEFAULT_CHECK_NAME, help="name in the comment marker"
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
@@ -186,6 +191,7 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
         check_name=args.check_name,
         seed=args.seed,
         dry_run=getattr(args, "dry_run", False),
+        sequential=getattr(args, "sequential", False),
         policy=TrustPolicy(cache_scope=args.cache_scope, cache_secret=_cache_secret()),
     )
 

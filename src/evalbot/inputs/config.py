@@ -240,6 +240,9 @@ class GateConfig(_Strict):
     baseline: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
     """Drift budget: the pinned revision (tag, branch or sha) the head is also compared with,
     against each threshold's ``max_total_drop``."""
+    sequential: bool = False
+    """Evaluate in seeded random batches and stop when every blocking metric is decided
+    (anytime-valid betting tests, evalbot.stats.sequential); ``--sequential`` turns it on too."""
 
 
 class SuiteConfig(_Strict):

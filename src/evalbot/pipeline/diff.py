@@ -26,7 +26,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
-from evalbot.pipeline.drift import evaluate_drift, open_baseline, prepare_drift
+from evalbot.pipeline.drift import DriftPlan, evaluate_drift, open_baseline, prepare_drift
 from evalbot.pipeline.flaky import observed_noise, with_flakiness
 from evalbot.pipeline.plan import plan_suites
 from evalbot.pipeline.power_warning import with_power_warning
@@ -293,16 +293,11 @@ def run_diff(
             if progress is not None:
                 progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
                 runner.on_call = lambda purpose: progress.call_done(purpose, runner)
-            generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
-            for suite, suite_generated, drift in zip(prepared, generated, drifts, strict=True):
-                finished = await finish_suite(
-                    suite,
-                    suite_generated,
-                    config=config,
-                    head_tree=head_tree,
-                    runner=runner,
-                    options=options,
-                )
+
+            async def beyond(
+                suite: PreparedSuite, finished: SuiteResult, drift: DriftPlan | None
+            ) -> SuiteResult:
+                """Slices, flaky examples, main's trend, the power warning, the drift budget."""
                 finished = with_slices(
                     finished,
                     slice_members(suite.examples),
@@ -318,7 +313,7 @@ def run_diff(
                     alpha=config.gate.alpha,
                     observed=observed_noise(main_flaky, finished),
                 )
-                finished = await evaluate_drift(
+                return await evaluate_drift(
                     finished,
                     suite,
                     drift,
@@ -327,7 +322,27 @@ def run_diff(
                     gate=config.gate,
                     seed=options.seed,
                 )
-                done.append(finished)
+
+            if options.sequential or config.gate.sequential:  # batch by batch, suite by suite
+                from evalbot.pipeline.sequential import evaluate_sequentially
+
+                for one, drift in zip(prepared, drifts, strict=True):
+                    stopped = await evaluate_sequentially(
+                        one, config=config, head_tree=head_tree, runner=runner, options=options
+                    )
+                    done.append(await beyond(one, stopped, drift))
+                prepared, drifts = [], []
+            generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
+            for suite, suite_generated, drift in zip(prepared, generated, drifts, strict=True):
+                finished = await finish_suite(
+                    suite,
+                    suite_generated,
+                    config=config,
+                    head_tree=head_tree,
+                    runner=runner,
+                    options=options,
+                )
+                done.append(await beyond(suite, finished, drift))
         finally:
             if progress is not None:
                 progress.close()

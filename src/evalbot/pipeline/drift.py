@@ -15,7 +15,7 @@ in both are compared, and a note says so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -285,14 +285,19 @@ async def evaluate_drift(
     )
     if drift.plan is None or not drift.examples:
         return with_drift(result, record)
+    # Only the examples the head was evaluated on (a sequential run may stop early).
+    evaluated = set(result.head.example_ids)
+    keep = [i for i, e in enumerate(drift.examples) if e.id in evaluated]
+    examples = [drift.examples[i] for i in keep]
+    plan = replace(drift.plan, messages=[drift.plan.messages[i] for i in keep])
     scorers = [s for s, _ in prepared.built if not isinstance(s, PairScorer)]
-    outputs = await generate(drift.plan, drift.examples, samples=prepared.samples, runner=runner)
-    side = await score_side(drift.plan, drift.examples, outputs, scorers=scorers, runner=runner)
+    outputs = await generate(plan, examples, samples=prepared.samples, runner=runner)
+    side = await score_side(plan, examples, outputs, scorers=scorers, runner=runner)
     record = record.model_copy(
         update={
             "usage": side.usage,
             "judge_usage": side.judge_usage,
-            "example_ids": [e.id for e in drift.examples],
+            "example_ids": [e.id for e in examples],
             "scores": {m: side.scores[m] for m in drift.budgets if m in side.scores},
         }
     )

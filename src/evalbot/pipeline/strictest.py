@@ -151,6 +151,13 @@ def stricter_gate(base: GateConfig, head: GateConfig) -> tuple[GateConfig, list[
         "max_error_rate": max_error_rate,
         "baseline": baseline,
     }
+    if head.sequential != base.sequential:
+        # Early stopping trades a little power at the end for spend: the base's choice holds.
+        update["sequential"] = base.sequential
+        notes.append(
+            f"This PR changes gate sequential {base.sequential} → {head.sequential}: the base's "
+            "setting applies until it is merged."
+        )
     gate = head.model_copy(update=update)
     return gate, notes
 

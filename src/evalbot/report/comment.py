@@ -26,6 +26,7 @@ from evalbot.report.markdown import (
     suite_core,
     suite_notes_block,
 )
+from evalbot.report.spend import spend_section
 
 __all__ = [
     "check_title_and_summary",
@@ -111,7 +112,7 @@ class _Document:
             if s.flipped and (s.base is not None or s.head is not None)
         }
         self.global_notes = f"**Notes**\n\n{bullets(result.notes)}" if result.notes else ""
-        self.tail = [p for p in (self._skipped_line(), self._footer()) if p]
+        self.tail = [p for p in (spend_section(result), self._skipped_line(), self._footer()) if p]
 
     def _headline(self, check_name: str) -> str:
         t = tally(self.result)

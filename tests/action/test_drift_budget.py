@@ -215,3 +215,23 @@ def test_a_changed_golden_set_is_paired_on_the_ids_both_have(
     note = "pairs the 90 of 110 example ids present in both"
     assert any(note in n for n in suite.drift.notes) and note in comment
     assert (code, result.verdict) == (0, "pass")  # level 1 loses e0-e2, which the PR removed
+
+
+def test_a_sequential_run_checks_the_drift_budget_on_the_examples_it_evaluated(
+    tmp_path: Path, small_history: Repo, github: FakeGitHub
+):
+    _drift_to(small_history, 3)
+    sequential = config().replace(
+        "gate: {baseline: v1.0}", "gate: {baseline: v1.0, sequential: true}"
+    )
+    small_history.commit({"evalbot.yml": sequential}, "sequential")
+    with FakeOpenAI(drifting_responder) as llm:
+        code, result, _ = _pr(
+            tmp_path, small_history, github, llm, 1, {"prompts/answers.md": prompt(4)}
+        )
+    [suite] = result.suites
+    assert suite.head is not None and suite.drift is not None
+    assert suite.drift.n == len(suite.head.example_ids) == _correct(suite, drift=True).n
+    assert suite.drift.example_ids == suite.head.example_ids
+    assert _correct(suite, drift=True).delta < -0.09
+    assert (code, result.verdict, suite.gate) == (1, "fail", GateStatus.FAIL)

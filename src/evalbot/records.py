@@ -27,6 +27,7 @@ __all__ = [
     "MetricComparison",
     "MetricInfo",
     "MetricKind",
+    "MetricValue",
     "ModelRequest",
     "Record",
     "RunResult",
@@ -336,6 +337,30 @@ class SideRun(Record):
     ``error_rate``)."""
 
 
+class MetricValue(Record):
+    """One side's value of a metric with its interval, where there is no base to compare with
+    (``evalbot run``, a new suite)."""
+
+    metric: str
+    kind: MetricKind
+    higher_is_better: bool = True
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    confidence: float = 0.90
+    n: int = 0
+    """Examples with a value."""
+    samples: int = 1
+    method: str = ""
+    """How the interval was computed: Wilson, t, cluster-robust t."""
+
+    @field_serializer("value", "low", "high")
+    def _finite_or_none(self, value: float | None) -> float | None:
+        if value is None or not math.isfinite(value):
+            return None
+        return value
+
+
 class SuiteStatus(StrEnum):
     EVALUATED = "evaluated"
     NEW = "new"
@@ -469,6 +494,9 @@ class SuiteResult(Record):
 
     sequential: SequentialRun | None = None
     """Set when the suite was evaluated sequentially (``gate.sequential`` / ``--sequential``)."""
+    values: list[MetricValue] = Field(default_factory=list)
+    """Head-side value and interval of every metric when there is no base side (``run``, a
+    new suite); empty when ``comparisons`` hold the paired figures."""
 
 
 class RunResult(Record):

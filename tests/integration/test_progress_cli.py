@@ -86,7 +86,7 @@ def test_a_slow_run_shows_its_plan_and_progress_on_stderr_before_it_ends(tmp_pat
         out, err = proc.communicate(timeout=120)
     assert still_running and sent_then < 2 * N
     plan = next(line for line in seen if line.startswith("evalbot: plan support"))
-    assert f"{N} examples × 1 samples × 2 sides (base+head) = {2 * N} calls" in plan
+    assert f"{N} examples × 1 sample × 2 sides (base+head) = {2 * N} calls" in plan
     assert f"0 cached, {2 * N} to send" in plan
     assert "est. ≈$" in plan
     assert any("cost cap: $5" in line for line in seen)
@@ -110,6 +110,11 @@ def test_a_second_run_plans_everything_from_the_cache_and_quiet_prints_no_progre
         assert main(args) == 0
         out, err = capsys.readouterr()
         assert f"{2 * N} cached, 0 to send" in err
+        # The cache-hit counter never runs ahead of the calls landed.
+        for line in err.splitlines():
+            if m := re.match(r"evalbot: (\d+)/\d+ calls \(\d+%\), cached (\d+)", line):
+                assert int(m.group(2)) <= int(m.group(1)), line
+        assert f"{2 * N}/{2 * N} calls (100%), cached {2 * N}" in err
         # Honest costs: nothing was sent, so nothing was spent, though the answers cost money.
         assert "cost: $0.00 spent this run (0 calls sent); $0.000" in out
         usage = json.loads((tmp_path / "out" / "results.json").read_text())["usage"]

@@ -15,6 +15,7 @@ from evalbot.records import (
     GateStatus,
     MetricComparison,
     MetricKind,
+    MetricValue,
     RunResult,
     SideRun,
     SuiteResult,
@@ -268,15 +269,16 @@ def example_result() -> RunResult:
         "onboarding",
         status=SuiteStatus.NEW,
         triggers=["suite definition changed"],
-        comparisons=[
-            make_comparison(
-                base=None,
-                head=0.91,
-                ci=(None, None),
-                p=None,
-                mde=None,
-                verdict=Verdict.NOT_COMPARED,
-                blocking=False,
+        comparisons=[],
+        values=[
+            MetricValue(
+                metric="correct",
+                kind=MetricKind.BINARY,
+                value=0.91,
+                low=0.858,
+                high=0.944,
+                n=120,
+                method="Wilson",
             )
         ],
         absolute=[

@@ -123,6 +123,9 @@ def test_a_forged_results_json_cannot_inject_markup_through_any_name(tmp_path, c
         for c in suite["comparisons"]:
             c["metric"] = PAYLOAD + c["metric"]
             c["notes"] = [PAYLOAD]
+        for v in suite["values"]:
+            v["metric"] = PAYLOAD + v["metric"]
+            v["method"] = PAYLOAD
         for side in ("base", "head"):
             if suite.get(side):
                 suite[side]["model"] = PAYLOAD
@@ -137,7 +140,8 @@ def test_a_forged_results_json_cannot_inject_markup_through_any_name(tmp_path, c
     assert main(["report", "--html", str(tmp_path)]) == 0, capsys.readouterr()
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert_inert(text)
-    assert text.count("<svg") == 2 and "</script><script>" not in text
+    plotted = [s for s in data["suites"] if s["status"] != "skipped" and s["comparisons"]]
+    assert text.count("<svg") == len(plotted) and "</script><script>" not in text
 
 
 def test_the_action_writes_report_html_next_to_results_json_escaped_and_scrubbed(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalbot.stats.sequential import Levels, capital_path, decide, first_crossing
+from evalbot.stats.sequential import BET_GRID, Levels, capital_path, decide, first_crossing
 from tests.stats import sequential_sim as sim
 
 RUNS = 2000
@@ -34,6 +34,29 @@ def test_a_large_drop_stops_early_and_power_at_the_mde_is_kept():
         sim.Design("mde", "binary", -mde, 0.02), runs=RUNS, n=1000, batch=50, seed=4
     )
     assert at_mde["fixed_regressed"] - at_mde["regressed"] <= 0.05
+
+
+def test_no_change_with_a_five_point_margin_is_shown_within_it_on_under_60_percent():
+    # The bound for a true Δ of 0 and margin 5 points, at 20 % discordance (the hard
+    # case: the plug-in bet used 66 % here; the mixture of fixed bets about 59 %).
+    design = sim.Design("no change", "binary", 0.0, 0.05, discordance=0.2)
+    r = sim.simulate(design, runs=RUNS, n=1000, batch=50, seed=7)
+    assert r["used"] <= 0.6
+    assert r["regressed"] == 0 and r["passed"] > 0.85
+    assert r["max_used"] <= 1.0
+
+
+def test_the_capital_is_the_average_of_the_fixed_bets_capitals():
+    d = np.array([1.0, 0.0, -1.0, np.nan, 1.0, 0.0])
+    got = np.exp(capital_path(d, -1, 1, -0.05, "greater")[0])
+    seen = d[~np.isnan(d)]
+    for t, upto in enumerate([1, 2, 3, 3, 4, 5]):
+        # "greater" at δ0 = −0.05: the losing edge is 0.95 below δ0.
+        factors = [np.prod(1 + c / 0.95 * (seen[:upto] + 0.05)) for c in BET_GRID]
+        assert got[t] == pytest.approx(np.mean(factors))
+    # "less" bets the other way, from the other edge (1.05 above δ0).
+    less = np.exp(capital_path(d, -1, 1, -0.05, "less")[0, -1])
+    assert less == pytest.approx(np.mean([np.prod(1 - c / 1.05 * (seen + 0.05)) for c in BET_GRID]))
 
 
 def test_peeking_at_a_fixed_n_test_would_inflate_what_the_betting_test_holds():

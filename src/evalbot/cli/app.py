@@ -29,7 +29,7 @@ from evalbot.errors import (
 from evalbot.options import DEFAULT_CHECK_NAME, DEFAULT_CONCURRENCY, DiffOptions, parse_shard
 from evalbot.trust import TrustPolicy, forbid_inspection
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "find_repo", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -92,14 +92,26 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_CONCURRENCY,
         help=f"model calls in flight (default {DEFAULT_CONCURRENCY})",
     )
-    parser.add_argument("--cache-dir", type=Path, help="response cache (default .evalbot/cache)")
+    parser.add_argument(
+        "--cache-dir", type=Path, help="response cache (default: .evalbot/cache in the repository)"
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="ask the model for every answer: read no cached answer, keep none "
+        "(to empty the cache: evalbot cache clear)",
+    )
     parser.add_argument(
         "--cache-scope",
         default=os.environ.get("EVALBOT_CACHE_SCOPE") or None,
         help="share cached answers between endpoints: replaces the endpoint URL in the cache "
         "key (env EVALBOT_CACHE_SCOPE)",
     )
-    parser.add_argument("--max-cost-usd", type=float, help="stop when spend reaches this")
+    parser.add_argument(
+        "--max-cost-usd",
+        type=float,
+        help="stop with exit 3 when the spend of this run reaches this (default: no cap)",
+    )
     parser.add_argument(
         "--max-retries",
         type=_retries,
@@ -111,16 +123,39 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         default=_hosts(os.environ.get("EVALBOT_ALLOWED_HOSTS", "")) or None,
         help="comma-separated hosts the API key may be sent to (env EVALBOT_ALLOWED_HOSTS)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of every resampling")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of every resampling (permutation tests, bootstrap): a rerun gives the same "
+        "figures",
+    )
     parser.add_argument(
         "--sequential",
         action="store_true",
         help="evaluate in seeded random batches; stop when every blocking metric is decided",
     )
     parser.add_argument(
-        "--check-name", default=DEFAULT_CHECK_NAME, help="name in the comment marker"
+        "--check-name",
+        default=DEFAULT_CHECK_NAME,
+        help="name in comment.md's hidden marker (one sticky comment per name)",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print only the verdict line; no plan or progress on stderr",
+    )
+    _add_json_option(parser)
+
+
+def _add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object on stdout instead of the text report "
+        "(progress stays on stderr)",
+    )
 
 
 def _out_dir(path: Path) -> Path:
@@ -140,7 +175,7 @@ def _out_dir(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _find_repo(path: Path | None, config: str) -> Path:
+def find_repo(path: Path | None, config: str) -> Path:
     """``-C DIR`` as given; without it, the nearest directory from here upward that holds the
     config, as git finds ``.git`` (so a run from ``src/`` finds ``evalbot.yml`` at the root)."""
     if path is not None:
@@ -168,7 +203,7 @@ def _cache_secret() -> bytes | None:
 
 
 def _options(args: argparse.Namespace, *, base: str | None, head: str | None) -> DiffOptions:
-    repo = _find_repo(args.repo, args.config)
+    repo = find_repo(args.repo, args.config)
     if args.out is None:
         args.out = repo / "evalbot-results"
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
@@ -199,7 +234,11 @@ def _options(args: argparse.Namespace, *, base: str | None, head: str | None) ->
 def _report(result, args: argparse.Namespace) -> int:
     from evalbot.report import render_terminal
 
-    if args.quiet:
+    if getattr(args, "json", False):
+        from evalbot.report.summary import json_summary
+
+        _emit(json_summary(result, out_dir=args.out))
+    elif args.quiet:
         _emit(f"evalbot: {result.verdict}")
     else:
         _emit(render_terminal(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
@@ -231,18 +270,40 @@ def _progress(args: argparse.Namespace):
     return Progress(stream=sys.stderr, quiet=args.quiet)
 
 
+@contextlib.contextmanager
+def _no_cache(args: argparse.Namespace) -> Iterator[None]:
+    """``--no-cache``: a private, empty cache for this run only, removed afterwards (so a request
+    identical on both sides is still sent once, and nothing outlives the run)."""
+    if not args.no_cache:
+        yield
+        return
+    if args.offline:
+        raise UserError("--no-cache and --offline contradict each other", hint="drop one")
+    if args.cache_dir is not None:
+        raise UserError("--no-cache and --cache-dir contradict each other", hint="drop one")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="evalbot-no-cache-") as directory:
+        args.cache_dir = Path(directory)
+        yield
+
+
 def _cmd_diff(args: argparse.Namespace) -> int:
     from evalbot.pipeline.diff import run_diff
 
-    options = _options(args, base=args.base, head=args.head)
-    return _report(run_diff(options, env=os.environ, progress=_progress(args)), args)
+    with _no_cache(args):
+        options = _options(args, base=args.base, head=args.head)
+        result = run_diff(options, env=os.environ, progress=_progress(args))
+    return _report(result, args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evalbot.pipeline.diff import run_diff
 
-    options = _options(args, base=None, head=args.rev)
-    return _report(run_diff(options, env=os.environ, progress=_progress(args)), args)
+    with _no_cache(args):
+        options = _options(args, base=None, head=args.rev)
+        result = run_diff(options, env=os.environ, progress=_progress(args))
+    return _report(result, args)
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
@@ -262,7 +323,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from evalbot.inputs.tree import WorkTree
     from evalbot.inputs.validate import format_report, validate
 
-    report = validate(WorkTree(_find_repo(args.repo, args.config)), args.config)
+    report = validate(WorkTree(find_repo(args.repo, args.config)), args.config)
     _emit(format_report(report))
     return getattr(report, "exit_code", 0)
 
@@ -270,6 +331,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_publish(args: argparse.Namespace) -> int:
     from evalbot.github.publish import publish_command
 
+    if not os.environ.get("GITHUB_ACTIONS") and not os.environ.get("GITHUB_EVENT_NAME"):
+        # Run by a person: say so in words, not as a workflow command meant for a log.
+        raise UserError(
+            "evalbot publish posts the PR comment and check from saved results, and runs only "
+            "inside a GitHub Actions job (GITHUB_ACTIONS and GITHUB_EVENT_NAME are not set here)",
+            hint=f"to read the results locally, open {args.results}/comment.md; "
+            "to evaluate, run evalbot diff --base main",
+        )
     return publish_command(args.results, env=os.environ)
 
 
@@ -287,6 +356,25 @@ def _cmd_action(args: argparse.Namespace) -> int:
     return action_main(os.environ)
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """``--help`` shows each option's default, where it has a meaningful one (not None/False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default in ([], ())
+            or default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return action.help
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        return f"{text} (default: {shown})"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with short errors: the error, then one usage line (not the full usage block,
     which buries the line that matters under every option)."""
@@ -294,6 +382,7 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         # No prefix matching: `run --all` must not be read as `--allowed-hosts`.
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _DefaultsShown)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -336,19 +425,35 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     diff.add_argument("--head", help="head revision (default: the work tree as it is on disk)")
     diff.add_argument("--all", action="store_true", help="run every suite, changed or not")
-    diff.add_argument("--dry-run", action="store_true", help="detect only; no model call")
+    diff.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="no model call: list the suites that would run, why (the changed files), their "
+        "planned calls, cache hits and estimated cost",
+    )
     _add_run_options(diff)
     diff.set_defaults(handler=_cmd_diff)
 
     run = sub.add_parser("run", help="evaluate one revision (absolute thresholds only)")
     run.add_argument("--rev", help="revision (default: the work tree)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="no model call: list every suite with its planned calls, cache hits and "
+        "estimated cost",
+    )
     _add_run_options(run)
     run.set_defaults(handler=_cmd_run)
 
     merge = sub.add_parser("merge", help="combine shard results, then test and report")
     merge.add_argument("dirs", nargs="+", help="results directories of the shards")
-    merge.add_argument("--out", type=Path, required=True)
-    merge.add_argument("--check-name", default=DEFAULT_CHECK_NAME)
+    merge.add_argument("--out", type=Path, required=True, help="directory for the merged results")
+    merge.add_argument(
+        "--check-name",
+        default=DEFAULT_CHECK_NAME,
+        help="name in comment.md's hidden marker (one sticky comment per name)",
+    )
+    _add_json_option(merge)
     merge.set_defaults(handler=_cmd_merge)
 
     publish = sub.add_parser("publish", help="post comment and check from saved results")
@@ -390,6 +495,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
         history.add_arguments(history_parser)
         history_parser.set_defaults(handler=history.run)
+
+    init_parser = sub.add_parser(
+        "init", help="write a starter evalbot.yml, model, golden sets and workflow"
+    )
+    from evalbot.cli import init
+
+    init.add_arguments(init_parser)
+    init_parser.set_defaults(handler=init.run)
+
+    cache_parser = sub.add_parser("cache", help="manage the response cache (cache clear)")
+    from evalbot.cli import cache
+
+    cache.add_arguments(cache_parser)
+    cache_parser.set_defaults(handler=cache.run)
 
     action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
     action.set_defaults(handler=_cmd_action)

@@ -13,6 +13,7 @@ nothing would have run, it is a plain pass. Whether a key is missing is decided 
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -422,8 +423,12 @@ def main(
         )
     if diff is None:
         from evalbot.pipeline.diff import run_diff
+        from evalbot.report.progress import Progress
 
-        diff = run_diff
+        # The plan and a plain progress line every 10 % / 15 s, in the log (through the
+        # scrubber); the lines carry only figures and suite names passed through escape.plain.
+        progress = Progress(stream=commands.stream, live=False)
+        diff = functools.partial(run_diff, progress=progress)
     publisher = make_publisher(
         settings, event.repository, github_factory=github_factory, sleep=retry_sleep
     )

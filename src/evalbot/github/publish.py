@@ -39,7 +39,8 @@ from evalbot.github.event import (
 )
 from evalbot.github.retry import RetryPolicy
 from evalbot.github.settings import ActionSettings, secret_values
-from evalbot.records import GateStatus, RunResult, SuiteStatus, Verdict
+from evalbot.records import GateStatus, RunResult, SuiteStatus
+from evalbot.report.headline import regressed_rows
 
 __all__ = [
     "CHECK_CONCLUSIONS",
@@ -162,7 +163,7 @@ def artifact_headline(result: RunResult, *, fork: bool) -> str:
     """The check title for results read from an artifact: built from counts and the verdict
     only. The artifact's free text (summary, notes, names) is whatever its workflow run wrote,
     which a fork controls, so none of it becomes a title."""
-    regressions = sum(1 for s in result.suites for c in s.comparisons if c.gate == GateStatus.FAIL)
+    regressions = len(regressed_rows(result))  # one meaning: rows whose verdict is regressed
     crossed = sum(1 for s in result.suites for a in s.absolute if not a.passed)
     evaluated = sum(1 for s in result.suites if s.status != SuiteStatus.SKIPPED)
     parts = [f"{evaluated} suite(s) evaluated"]
@@ -356,9 +357,7 @@ def finish_step(
             commands.warning("The job summary was cut to 1 MiB: the full report is results.json")
     if settings.output_path is None:
         return
-    regressions = sum(
-        1 for s in result.suites for c in s.comparisons if c.verdict == Verdict.REGRESSED
-    )
+    regressions = len(regressed_rows(result))
     try:
         results = str(settings.out_dir.relative_to(settings.workspace))
     except ValueError:

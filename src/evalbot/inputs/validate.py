@@ -24,7 +24,8 @@ from evalbot.inputs.golden import GoldenSet, load_golden
 from evalbot.inputs.render import PromptTemplate, load_prompt
 from evalbot.inputs.tree import FileTree
 from evalbot.records import Example
-from evalbot.score import ScoreSetup, build_scorer, registered_types, spec_for
+from evalbot.score import ScoreSetup, build_scorer, spec_for
+from evalbot.score.base import unknown_type_hint
 from evalbot.score.builtins import builtin_scorers
 from evalbot.score.judges import check_judge_metric
 
@@ -107,7 +108,10 @@ class _Checker:
                 problems.append(exc)
             self.models[path] = exc
             return ""
+        first = path not in self.models
         self.models[path] = None
+        if first and model.target:  # the python provider's module:function
+            problems += _python_target(self.tree, path, model.target)
         return f"{model.provider} {model.model or model.target or ' '.join(model.command or [])}"
 
     def suite(self, suite: SuiteConfig) -> SuiteReport:
@@ -170,7 +174,7 @@ class _Checker:
                 ConfigError(
                     f"metric {metric.name!r}: unknown type {metric.type!r}",
                     **at,
-                    hint=f"use one of {', '.join(registered_types())}",
+                    hint=unknown_type_hint(metric.type),
                 )
             ]
         return self.judged(suite, metric, at)
@@ -230,6 +234,17 @@ class _Checker:
         if match is None:
             return self.text.count("\n", 0, begin) + 1 if start else None
         return self.text.count("\n", 0, match.start()) + 1
+
+
+def _python_target(tree: FileTree, path: str, target: str) -> list[UserError]:
+    from evalbot.inputs.python_target import target_problem
+
+    problem = target_problem(tree, target)
+    if problem is None:
+        return []
+    hint = "set target to module:function importable from the repository root, e.g. "
+    hint += "app.answer:reply for def reply(payload) in app/answer.py"
+    return [ConfigError(problem, file=tree.label(path), hint=hint)]
 
 
 def _attempt(load: Callable[[], Any], problems: list[UserError]) -> Any:

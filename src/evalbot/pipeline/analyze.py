@@ -6,7 +6,7 @@ Works only from records (SideRun, MetricInfo), so ``merge`` can recompute it fro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,12 +18,14 @@ from evalbot.records import (
     MetricComparison,
     MetricInfo,
     MetricKind,
+    MetricValue,
     SideRun,
 )
 from evalbot.stats import absolute_checks, apply_gate, compare_metric, suite_gate
 from evalbot.stats._prepare import InfiniteScoreError
+from evalbot.stats.single import value_interval
 
-__all__ = ["Analysis", "analyze_suite", "errored_out", "head_values"]
+__all__ = ["Analysis", "analyze_suite", "errored_out", "head_intervals", "head_values"]
 
 MAX_FLIPPED = 200
 
@@ -34,6 +36,8 @@ class Analysis:
     absolute: list[AbsoluteCheck]
     gate: GateStatus
     flipped: list[str]
+    values: list[MetricValue] = field(default_factory=list)
+    """Head-only values with intervals, when there is no base side."""
 
 
 def _matrix(side: SideRun, metric: str) -> np.ndarray:
@@ -184,4 +188,41 @@ def analyze_suite(
     if errored_out(base, head, metrics, thresholds):
         status = GateStatus.ERROR
     flipped = _flipped(base, head, comparisons) if base is not None else []
-    return Analysis(comparisons=comparisons, absolute=absolute, gate=status, flipped=flipped)
+    values = head_intervals(head, metrics, alpha=gate.alpha) if base is None else []
+    return Analysis(
+        comparisons=comparisons, absolute=absolute, gate=status, flipped=flipped, values=values
+    )
+
+
+def head_intervals(head: SideRun, metrics: list[MetricInfo], *, alpha: float) -> list[MetricValue]:
+    """Each metric's head value with its two-sided 1 − 2α interval (no base to compare with)."""
+    groups = head.groups if any(g is not None for g in head.groups) else None
+    out = []
+    for info in metrics:
+        if info.kind == MetricKind.PAIRWISE:
+            continue
+        matrix = _matrix(head, info.name)
+        if np.all(np.isnan(matrix)):
+            continue  # e.g. cost_usd of an unpriced model
+        value, low, high, n, method = value_interval(
+            _row_means(matrix),
+            kind=info.kind,
+            samples=matrix.shape[1],
+            confidence=1 - 2 * alpha,
+            groups=groups,
+        )
+        out.append(
+            MetricValue(
+                metric=info.name,
+                kind=info.kind,
+                higher_is_better=info.higher_is_better,
+                value=value,
+                low=low,
+                high=high,
+                confidence=1 - 2 * alpha,
+                n=n,
+                samples=matrix.shape[1],
+                method=method,
+            )
+        )
+    return out

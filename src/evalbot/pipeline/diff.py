@@ -28,7 +28,7 @@ from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
 from evalbot.pipeline.drift import DriftPlan, evaluate_drift, open_baseline, prepare_drift
 from evalbot.pipeline.flaky import observed_noise, with_flakiness
-from evalbot.pipeline.plan import plan_suites
+from evalbot.pipeline.plan import dry_run_plans, plan_suites
 from evalbot.pipeline.power_warning import with_power_warning
 from evalbot.pipeline.slices import slice_members, with_slices
 from evalbot.pipeline.strictest import hold_to_base
@@ -237,12 +237,26 @@ def run_diff(
     ]
     chosen = [s for s in selections if s.selected]
     if options.dry_run:
+        # The action's dry runs (a fork PR, no key) read nothing past detection; a person's
+        # dry run also gets each suite's planned calls and cost.
+        plans = (
+            {}
+            if options.policy.hold_to_base
+            else dry_run_plans(
+                chosen,
+                config=config,
+                head_tree=head_tree,
+                base_tree=base_tree,
+                options=options,
+                env=env,
+            )
+        )
         planned = [
             SuiteResult(
                 name=s.suite.name,
                 status=SuiteStatus.SKIPPED,
                 triggers=s.reasons,
-                notes=["Not evaluated: dry run (no model call)."],
+                notes=["Not evaluated: dry run (no model call).", plans.get(s.suite.name, "")],
             )
             for s in chosen
         ]

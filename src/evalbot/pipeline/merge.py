@@ -70,6 +70,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
                         "absolute": analysis.absolute,
                         "gate": analysis.gate,
                         "flipped": analysis.flipped,
+                        "values": analysis.values,
                         "flipped_inputs": {
                             k: v for s in pieces for k, v in s.flipped_inputs.items()
                         },

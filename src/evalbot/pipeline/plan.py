@@ -3,12 +3,21 @@ a rough cost, so that a person sees what is about to be spent (``report.progress
 
 from __future__ import annotations
 
-from evalbot.pipeline.suite import PreparedSuite
-from evalbot.report.progress import SuitePlan
+import asyncio
+from collections.abc import Mapping
+
+from evalbot.errors import EvalbotError
+from evalbot.inputs.config import EvalbotConfig
+from evalbot.inputs.detect import SuiteSelection
+from evalbot.inputs.tree import FileTree
+from evalbot.options import DiffOptions
+from evalbot.pipeline.suite import PreparedSuite, prepare_suite
+from evalbot.report.progress import SuitePlan, plan_text
+from evalbot.run.cache import ResponseCache
 from evalbot.run.providers import cost_of, provider_spec
 from evalbot.run.runner import ModelRunner, build_request
 
-__all__ = ["plan_suites"]
+__all__ = ["dry_run_plans", "plan_suites"]
 
 CHARS_PER_TOKEN = 4
 DEFAULT_OUTPUT_TOKENS = 256
@@ -50,3 +59,44 @@ def _plan(suite: PreparedSuite, runner: ModelRunner) -> SuitePlan:
         cached=cached,
         estimated_usd=estimated,
     )
+
+
+def dry_run_plans(
+    chosen: list[SuiteSelection],
+    *,
+    config: EvalbotConfig,
+    head_tree: FileTree,
+    base_tree: FileTree | None,
+    options: DiffOptions,
+    env: Mapping[str, str],
+) -> dict[str, str]:
+    """``--dry-run``: per suite that would run, the plan as one sentence ("Planned: 74 examples
+    × …"), or why there is none. The runner is offline: nothing can be sent. A suite that cannot
+    be prepared gets its reason (the real run would stop on it), never an exception: the dry run
+    still lists every suite."""
+
+    async def plans() -> dict[str, str]:
+        cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
+        cache = ResponseCache(cache_dir, secret=options.policy.cache_secret)
+        runner = ModelRunner(cache=cache, offline=True, env=env, policy=options.policy)
+        out: dict[str, str] = {}
+        try:
+            for selection in chosen:
+                name = selection.suite.name
+                try:
+                    prepared = prepare_suite(
+                        selection,
+                        config=config,
+                        head_tree=head_tree,
+                        base_tree=base_tree,
+                        runner=runner,
+                        options=options,
+                    )
+                    out[name] = f"Planned: {plan_text(_plan(prepared, runner))}."
+                except EvalbotError as exc:
+                    out[name] = f"No plan: {exc}"
+        finally:
+            await runner.aclose()
+        return out
+
+    return asyncio.run(plans())

@@ -272,6 +272,7 @@ def _assemble(
             "absolute": analysis.absolute,
             "gate": analysis_gate,
             "flipped": analysis.flipped,
+            "values": analysis.values,  # head-only values of the joined batches, if no base
             "flipped_inputs": {
                 i: {**by_id[i].vars, "expected": by_id[i].expected} for i in analysis.flipped
             },

@@ -267,6 +267,7 @@ async def finish_suite(
         gate=analysis.gate,
         notes=notes,
         flipped=analysis.flipped,
+        values=analysis.values,
         flipped_inputs={
             i: {**by_id[i].vars, "expected": by_id[i].expected} for i in analysis.flipped
         },

@@ -102,8 +102,10 @@ class _Document:
         self.suites = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
         self.skipped = [s for s in result.suites if s.status == SuiteStatus.SKIPPED]
         self.head = self._headline(check_name)
+        single = result.command == "run"
         self.cores = [
-            suite_core(s, trigger_cap=limits.trigger_cap) + suite_extras(s) for s in self.suites
+            suite_core(s, trigger_cap=limits.trigger_cap, single=single) + suite_extras(s)
+            for s in self.suites
         ]
         self.notes = [suite_notes_block(s) for s in self.suites]
         self.examples = {

@@ -12,14 +12,17 @@ from evalbot.records import (
     RunResult,
     SuiteResult,
     SuiteStatus,
+    Verdict,
 )
 from evalbot.report.escape import plain
 from evalbot.report.extra_rows import extra_rows
 from evalbot.report.formatting import format_p, plural, scale_for, unit_of
 
-__all__ = ["Tally", "absolute_text", "short_description", "tally"]
+__all__ = ["Tally", "absolute_text", "regressed_rows", "short_description", "tally"]
 
 STATUS_DESCRIPTION_LIMIT = 140
+DRY_RUN_NOTE = "Not evaluated: dry run"
+"""How pipeline.diff marks a suite that ``--dry-run`` selected but did not evaluate."""
 
 
 @dataclass
@@ -29,23 +32,40 @@ class Tally:
     skipped: list[SuiteResult] = field(default_factory=list)
     errored: list[SuiteResult] = field(default_factory=list)
     regressions: list[tuple[SuiteResult, MetricComparison]] = field(default_factory=list)
-    """Blocking metrics that fail the gate."""
+    """Every metric row whose verdict is ``regressed`` (``regressed_rows``), blocking or not:
+    the one meaning of "regression" in the headline, the table and the action's output."""
     crossed: list[tuple[SuiteResult, AbsoluteCheck]] = field(default_factory=list)
     inconclusive: list[tuple[SuiteResult, MetricComparison]] = field(default_factory=list)
-    """Blocking metrics that only warn."""
+    """Blocking metrics that warn or fail the gate without being shown to regress
+    (inconclusive, or nothing to compare)."""
+
+    @property
+    def blocking_regressions(self) -> list[tuple[SuiteResult, MetricComparison]]:
+        return [(s, c) for s, c in self.regressions if c.blocking]
+
+    would_run: list[SuiteResult] = field(default_factory=list)
+    """A dry run's suites that a real run would evaluate (skipped, with the dry-run note)."""
     stopped: bool = False
     """The run ended in error before any suite result (git, a fetch, the endpoint)."""
 
     def phrases(self) -> list[str]:
         parts = []
         if self.regressions:
-            parts.append(plural(len(self.regressions), "regression"))
+            text = plural(len(self.regressions), "regression")
+            blocking = len(self.blocking_regressions)
+            if blocking == 0:
+                text += " (not blocking)"
+            elif blocking < len(self.regressions):
+                text += f" ({blocking} blocking)"
+            parts.append(text)
         if self.crossed:
             parts.append(plural(len(self.crossed), "threshold crossed", "thresholds crossed"))
         if self.inconclusive:
             parts.append(f"{len(self.inconclusive)} inconclusive")
         if self.errored:
             parts.append(plural(len(self.errored), "suite errored", "suites errored"))
+        if not parts and self.would_run:
+            parts.append("dry run (no model call)")
         if not parts and self.stopped:
             parts.append("evaluation could not complete")
         if not parts:
@@ -53,6 +73,9 @@ class Tally:
         return parts
 
     def counts(self) -> str:
+        if self.would_run and not self.evaluated:
+            rest = len(self.skipped) - len(self.would_run)
+            return f"{plural(len(self.would_run), 'suite')} would run, {rest} skipped"
         text = f"{plural(len(self.evaluated), 'suite')} evaluated"
         return f"{text}, {len(self.skipped)} skipped" if self.skipped else text
 
@@ -62,22 +85,42 @@ def tally(result: RunResult) -> Tally:
     for suite in result.suites:
         if suite.status == SuiteStatus.SKIPPED:
             t.skipped.append(suite)
+            if any(n.startswith(DRY_RUN_NOTE) for n in suite.notes):
+                t.would_run.append(suite)
             continue
         if suite.status == SuiteStatus.ERROR or suite.gate == GateStatus.ERROR:
             t.errored.append(suite)
         if suite.status != SuiteStatus.ERROR:
             t.evaluated.append(suite)
         for c in [*suite.comparisons, *extra_rows(suite)]:
-            if c.gate == GateStatus.FAIL:
+            if _regressed(c):
                 t.regressions.append((suite, c))
-            elif c.gate == GateStatus.WARN:
+            elif c.gate in (GateStatus.FAIL, GateStatus.WARN):
                 t.inconclusive.append((suite, c))
         t.crossed.extend((suite, a) for a in suite.absolute if not a.passed)
     return t
 
 
+def _regressed(c: MetricComparison) -> bool:
+    return c.verdict == Verdict.REGRESSED and c.gate != GateStatus.ERROR
+
+
+def regressed_rows(result: RunResult) -> list[tuple[SuiteResult, MetricComparison]]:
+    """The regressions of a run: metric rows whose verdict is ``regressed`` (the table's ❌ and
+    🔻 rows), in every suite that was evaluated. The headline, the ``regressions`` output and
+    the check title all count these."""
+    return [
+        (suite, c)
+        for suite in result.suites
+        if suite.status != SuiteStatus.SKIPPED
+        for c in [*suite.comparisons, *extra_rows(suite)]
+        if _regressed(c)
+    ]
+
+
 def _kind_of(suite: SuiteResult, metric: str) -> MetricKind | None:
-    kinds = {m.name: m.kind for m in suite.metrics} | {c.metric: c.kind for c in suite.comparisons}
+    kinds = {m.name: m.kind for m in suite.metrics} | {v.metric: v.kind for v in suite.values}
+    kinds |= {c.metric: c.kind for c in suite.comparisons}
     return kinds.get(metric)
 
 
@@ -121,8 +164,9 @@ def short_description(result: RunResult) -> str:
             text += f": {reason}"
     elif t.regressions:
         suites = [s for s, _ in t.regressions]
-        text = f"{plural(len(t.regressions), 'regression')} in {_names(suites)}"
-        text += f" ({_regression_detail(t.regressions[0][1])})"
+        text = f"{t.phrases()[0]} in {_names(suites)}"
+        first = (t.blocking_regressions or t.regressions)[0][1]
+        text += f" ({_regression_detail(first)})"
         if t.crossed:
             text += f"; {plural(len(t.crossed), 'threshold')} crossed"
     elif t.crossed:
@@ -131,6 +175,8 @@ def short_description(result: RunResult) -> str:
         suites = [s for s, _ in t.crossed]
         text = f"{plural(len(t.crossed), 'threshold')} crossed in {_names(suites)}"
         text += f" ({check.metric} {value}, needs {limit})"
+    elif not t.evaluated and t.would_run:
+        text = f"Dry run: {t.counts()}"
     elif not t.evaluated:
         text = f"Nothing to evaluate ({len(t.skipped)} skipped)"
     else:

@@ -54,10 +54,13 @@ from evalbot.report.headline import absolute_text, short_description, tally
 from evalbot.report.rows import (
     METRIC_HEADERS,
     USAGE_HEADERS,
+    VALUE_HEADERS,
     metric_figures,
     show_mde,
     suite_notes,
     usage_figures,
+    value_figures,
+    values_footnote,
 )
 
 __all__ = [
@@ -423,6 +426,19 @@ def _verdict_table(suite: SuiteResult) -> str:
     return _table(headers, rows, "verdicts")
 
 
+def _values_table(suite: SuiteResult) -> str:
+    if not suite.values:
+        return ""
+    rows = []
+    for v in suite.values:
+        f = value_figures(v)
+        rows.append(
+            [f'<span class="metric">{esc(v.metric)}</span>', esc(f.value), esc(f.ci), esc(f.n)]
+        )
+    caption = f'<p class="caption">{esc(values_footnote(suite.values))}</p>'
+    return _table(VALUE_HEADERS, rows, "verdicts") + caption
+
+
 def _thresholds(suite: SuiteResult) -> str:
     if not suite.absolute:
         return ""
@@ -470,6 +486,7 @@ def _suite_section(suite: SuiteResult) -> str:
             "for Δ = 0; tests and gate p-values are in comment.md and results.json.</p>"
         )
         parts.append(f'<figure class="plot">{forest_svg(suite.comparisons, esc)}</figure>')
+    parts.append(_values_table(suite))  # no base side: each value with its interval
     notes = suite_notes(suite)
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)

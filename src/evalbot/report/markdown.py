@@ -41,6 +41,7 @@ from evalbot.report.rows import (
     suite_notes,
     usage_figures,
 )
+from evalbot.report.values import values_block
 
 __all__ = [
     "Examples",
@@ -146,9 +147,10 @@ def _usage_table(suite: SuiteResult) -> str:
     return table(USAGE_HEADERS, rows)
 
 
-def suite_heading(suite: SuiteResult) -> str:
+def suite_heading(suite: SuiteResult, *, single: bool = False) -> str:
+    """``single``: ``evalbot run`` (one revision), where no suite is "new"."""
     status = "error" if suite.status == SuiteStatus.ERROR else str(suite.gate)
-    new = " (new suite)" if suite.status == SuiteStatus.NEW else ""
+    new = " (new suite)" if suite.status == SuiteStatus.NEW and not single else ""
     return f"#### {gate_marker(suite)} {escape_cell(suite.name, limit=100)}: {status}{new}"
 
 
@@ -160,15 +162,17 @@ def _triggers(suite: SuiteResult, cap: int) -> str:
     return f"<sub>Triggered by: {', '.join(shown)}</sub>"
 
 
-def suite_core(suite: SuiteResult, *, trigger_cap: int) -> str:
-    """What is never trimmed: heading, triggers, tables, and an errored suite's reason."""
-    parts = [suite_heading(suite)]
-    if suite.triggers:
+def suite_core(suite: SuiteResult, *, trigger_cap: int, single: bool = False) -> str:
+    """What is never trimmed: heading, triggers, tables, and an errored suite's reason.
+    ``single``: ``evalbot run``, whose suites all run ("--all, new suite" says nothing)."""
+    parts = [suite_heading(suite, single=single)]
+    if suite.triggers and not single:
         parts.append(_triggers(suite, trigger_cap))
     if suite.status == SuiteStatus.ERROR and suite.notes:
         parts.append(bullets(suite.notes))
     if suite.comparisons:
         parts += [_metric_table(suite), _tests_footnote(suite)]
+    parts += values_block(suite)  # no base side: each value with its interval
     if suite.absolute:
         parts += ["**Thresholds**", _absolute_table(suite)]
     if suite.base is not None or suite.head is not None:

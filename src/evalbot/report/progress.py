@@ -13,11 +13,11 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 from evalbot.report.escape import plain
 
-__all__ = ["Progress", "SuitePlan", "plan_line"]
+__all__ = ["Progress", "SuitePlan", "plan_line", "plan_text"]
 
 PLAIN_EVERY_S = 15.0
 PLAIN_STEP = 0.10
@@ -45,11 +45,12 @@ def _usd(value: float) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def plan_line(plan: SuitePlan) -> str:
+def plan_text(plan: SuitePlan) -> str:
+    """The plan's figures: "74 examples × 3 samples × 2 sides (base+head) = 444 calls, …"."""
     sides = "base+head" if plan.sides == 2 else "head only"
     text = (
-        f"evalbot: plan {plain(plan.name, limit=100)}: {plan.examples} examples × "
-        f"{plan.samples} samples × {plan.sides} sides ({sides}) = {plan.requests:,} calls"
+        f"{plural(plan.examples, 'example')} × {plural(plan.samples, 'sample')} × "
+        f"{plural(plan.sides, 'side')} ({sides}) = {plural(plan.requests, 'call', fmt=True)}"
     )
     if plan.cached is None:
         text += ", cache hits known as they come"
@@ -61,7 +62,27 @@ def plan_line(plan: SuitePlan) -> str:
         )
     else:
         text += ", cost unknown (no price in the model config)"
-    return text + "; judge calls, if any, come after"
+    return text
+
+
+def plural(n: int, word: str, *, fmt: bool = False) -> str:
+    count = f"{n:,}" if fmt else str(n)
+    return f"{count} {word if n == 1 else word + 's'}"
+
+
+def plan_line(plan: SuitePlan) -> str:
+    return (
+        f"evalbot: plan {plain(plan.name, limit=100)}: {plan_text(plan)}; "
+        "judge calls, if any, come after"
+    )
+
+
+class Writable(Protocol):
+    """Where the lines go: stderr, or the action's scrubbing log stream."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 class RunCounters(Protocol):
@@ -80,7 +101,7 @@ class Progress:
     def __init__(
         self,
         *,
-        stream: IO[str] | None = None,
+        stream: Writable | None = None,
         quiet: bool = False,
         live: bool | None = None,
         clock=time.monotonic,
@@ -154,7 +175,10 @@ class Progress:
     # -- formatting --------------------------------------------------------------------------
 
     def _postfix(self, runner: RunCounters) -> str:
-        text = f"cached {runner.cache_hits}, errors {runner.error_count()}"
+        # The runner counts a hit when it reads the cache, the bar when the call lands: on an
+        # all-cached run every read comes first, so the hits are capped at the calls landed.
+        cached = min(runner.cache_hits, self.done + self.judged)
+        text = f"cached {cached}, errors {runner.error_count()}"
         text += f", spent {_usd(runner.spent_usd)}"
         return text + (f", judge {self.judged}" if self.judged else "")
 

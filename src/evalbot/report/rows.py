@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evalbot.records import MetricComparison, SideRun, SuiteResult, SuiteStatus
+from evalbot.records import MetricComparison, MetricValue, SideRun, SuiteResult, SuiteStatus
 from evalbot.report.formatting import (
     DASH,
     Unit,
@@ -18,8 +18,10 @@ from evalbot.report.formatting import (
 __all__ = [
     "METRIC_HEADERS",
     "USAGE_HEADERS",
+    "VALUE_HEADERS",
     "MetricFigures",
     "UsageFigures",
+    "ValueFigures",
     "error_reasons",
     "metric_figures",
     "model_text",
@@ -27,6 +29,8 @@ __all__ = [
     "show_mde",
     "suite_notes",
     "usage_figures",
+    "value_figures",
+    "values_footnote",
 ]
 
 METRIC_HEADERS = ("Metric", "Base", "Head", "Δ", "CI", "p", "Verdict", "n", "MDE")
@@ -67,6 +71,44 @@ def metric_figures(c: MetricComparison) -> MetricFigures:
         p=format_p(c.p_two_sided),
         n=str(c.n),
         mde=scale.magnitude(c.mde),
+    )
+
+
+VALUE_HEADERS = ("Metric", "Value", "CI", "n")
+"""The head-only table (``evalbot run``, a new suite): "Value" reads as "Head" in a diff."""
+
+
+@dataclass(frozen=True)
+class ValueFigures:
+    value: str
+    ci: str
+    n: str
+
+
+def value_figures(v: MetricValue) -> ValueFigures:
+    scale = scale_for(unit_of(v.metric, v.kind), [v.value, v.low, v.high])
+    if scale.suffix == "%":  # a rate's interval in percent, not in points
+        ci = (
+            DASH
+            if v.low is None or v.high is None
+            else f"[{scale.value(v.low)}, {scale.value(v.high)}]"
+        )
+    else:
+        ci = scale.interval(v.low, v.high)
+    samples = f" × {v.samples}" if v.samples > 1 else ""
+    return ValueFigures(value=scale.value(v.value), ci=ci, n=f"{v.n}{samples}")
+
+
+def values_footnote(values: list[MetricValue]) -> str:
+    """What the CI column of the head-only table is, in one line."""
+    if not values:
+        return ""
+    level = f"{values[0].confidence:.0%}"
+    methods = list(dict.fromkeys(v.method for v in values if v.method not in ("", "none")))
+    how = f" ({', '.join(methods)})" if methods else ""
+    return (
+        f"CI: {level} two-sided interval of the value{how}; n: examples with a value "
+        "(× samples averaged per example)"
     )
 
 

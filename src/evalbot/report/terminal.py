@@ -11,11 +11,18 @@ from evalbot.report.drift import drift_lines
 from evalbot.report.escape import plain
 from evalbot.report.formatting import DASH, usd_total
 from evalbot.report.headline import absolute_text, tally
-from evalbot.report.rows import METRIC_HEADERS, metric_figures, show_mde, suite_notes, usage_figures
+from evalbot.report.rows import (
+    METRIC_HEADERS,
+    VALUE_HEADERS,
+    metric_figures,
+    show_mde,
+    suite_notes,
+    usage_figures,
+    value_figures,
+    values_footnote,
+)
 
 __all__ = ["render_terminal"]
-
-_DRY_RUN = "Not evaluated: dry run"
 
 _RED, _GREEN, _YELLOW, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[33m", "\033[1m", "\033[0m"
 _COLORS = {
@@ -66,6 +73,8 @@ def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str
         headers = list(METRIC_HEADERS if mde else METRIC_HEADERS[:-1])
         table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
         lines += ["", *("  " + line for line in table.splitlines()), ""]
+    if suite.values:
+        lines += _values_table(suite)
     for check in suite.absolute:
         value, limit = absolute_text(suite, check)
         ok = _paint("pass", "pass", color) if check.passed else _paint("FAIL", "fail", color)
@@ -87,6 +96,22 @@ def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str
         notes = [n for n in notes if "absolute thresholds only" not in n]
     lines += [f"  note: {plain(n, limit=300)}" for n in notes]
     return lines
+
+
+def _values_table(suite: SuiteResult) -> list[str]:
+    """The head-only table: each metric's value with its interval (no base to compare with)."""
+    headers = list(VALUE_HEADERS)
+    rows = []
+    for v in suite.values:
+        f = value_figures(v)
+        rows.append([plain(v.metric, limit=60), f.value, f.ci, f.n])
+    table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+    return [
+        "",
+        *("  " + line for line in table.splitlines()),
+        f"  {values_footnote(suite.values)}",
+        "",
+    ]
 
 
 def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | None = None) -> str:
@@ -111,13 +136,17 @@ def render_terminal(result: RunResult, *, color: bool = False, out_dir: Path | N
     for suite in result.suites:
         if suite.status != SuiteStatus.SKIPPED:
             lines += ["", *_suite(suite, color, single=result.command == "run")]
-    # A dry run selects suites without evaluating them (pipeline.diff notes it on each).
-    would = [s for s in t.skipped if any(n.startswith(_DRY_RUN) for n in s.notes)]
+    # A dry run selects suites without evaluating them (pipeline.diff notes it on each, with
+    # the planned calls and cost).
+    would = t.would_run
     for suite in would:
         why = ", ".join(plain(x, limit=120) for x in suite.triggers[:10])
         more = len(suite.triggers) - 10
         why += f" and {more} more" if more > 0 else ""
-        lines += ["", f"would run: {plain(suite.name, limit=100)} (triggered by: {why})"]
+        why = "" if result.command == "run" else f" (triggered by: {why})"
+        lines += ["", f"would run: {plain(suite.name, limit=100)}{why}"]
+        plans = [n for n in suite.notes if n.startswith(("Planned:", "No plan:"))]
+        lines += [f"  {plain(n[0].lower() + n[1:], limit=500)}" for n in plans]
     unchanged = [s for s in t.skipped if s not in would]
     if unchanged:
         names = ", ".join(plain(s.name, limit=100) for s in unchanged)

@@ -12,6 +12,7 @@ never counted as a pass or a failure.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "register",
     "registered_types",
     "spec_for",
+    "unknown_type_hint",
 ]
 
 
@@ -216,6 +218,14 @@ def proportion_types() -> frozenset[str]:
     return frozenset(s.type for s in _REGISTRY.values() if s.proportion)
 
 
+def unknown_type_hint(name: str) -> str:
+    """The fix for a misspelled metric type: the closest registered one, then the list."""
+    known = sorted(_REGISTRY)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    listed = f"use one of {', '.join(known)}"
+    return f"did you mean {close[0]!r}? Known types: {', '.join(known)}" if close else listed
+
+
 def build_scorer(metric: MetricConfig, setup: ScoreSetup, *, where: str) -> Scorer | PairScorer:
     """Build the scorer for one metric config; ``where`` names the config file for errors."""
     spec = _REGISTRY.get(metric.type)
@@ -223,7 +233,7 @@ def build_scorer(metric: MetricConfig, setup: ScoreSetup, *, where: str) -> Scor
         raise ConfigError(
             f"metric {metric.name!r}: unknown type {metric.type!r}",
             file=where,
-            hint=f"use one of {', '.join(sorted(_REGISTRY))}",
+            hint=unknown_type_hint(metric.type),
         )
     try:
         return spec.build(metric, setup)

@@ -41,6 +41,7 @@ from evalbot.score.builtins import (
 )
 
 __all__ = [
+    "STARTER_METRIC",
     "CostUsd",
     "ErrorRate",
     "LatencyMs",
@@ -229,6 +230,14 @@ register("contains", "icontains", kind=_BINARY, proportion=True, options=Contain
     _match_factory
 )
 register("not_contains", kind=_BINARY, proportion=True, options=NotContainsOptions)(_match_factory)
+
+STARTER_METRIC: dict[str, str] = {
+    "name": "mentions_expected",
+    "type": "icontains",
+    "value": "{{expected}}",
+}
+"""The metric ``evalbot init`` gives every starter suite: the answer mentions the golden
+example's ``expected`` phrase (case-insensitive)."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -118,7 +118,8 @@ def test_a_drop_in_one_slice_is_flagged_while_the_suite_is_within_its_margin(
     assert (code, result.verdict, suite.gate) == (1, "fail", "fail")
     worst = suite.slices[0]
     assert (worst.slice, worst.named, worst.comparison.max_drop) == ("lang=de", True, 0.05)
-    assert "1 regression in support (correct@lang=de −40.0 pts" in short_description(result)
+    # The blocking regression is the slice's (latency, informational, may regress as well).
+    assert "(1 blocking) in support (correct@lang=de −40.0 pts" in short_description(result)
     assert "fails its slice threshold" in comment
 
 

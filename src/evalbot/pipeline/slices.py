@@ -135,7 +135,7 @@ def with_slices(
         names = ", ".join(f"{s.slice} ({s.comparison.metric})" for s in flagged[:10])
         more = f" and {len(flagged) - 10} more" if len(flagged) > 10 else ""
         notes.append(
-            f"{len(flagged)} slice(s) regressed beyond the margin: {names}{more} (see the "
+            f"{len(flagged)} slice(s) dropped beyond the margin: {names}{more} (see the "
             "slice table; Holm across each metric's slices)."
         )
     # A slice threshold that cannot be checked (its slice gone from the golden set, or too

@@ -17,10 +17,12 @@ MAX_ROWS = 50
 
 
 def _verdict(s) -> str:
+    # A flagged slice says "beyond margin", not "regressed": the word "regressed" (and the
+    # regression count) belongs to the suite's own table, so one drop is not counted per slice.
     c = s.comparison
     word = str(c.verdict)
     if s.flagged:
-        word = f"**{word}**" + (" (slice threshold)" if s.named else " (flagged)")
+        word = "**beyond margin**" + (" (slice threshold)" if s.named else " (flagged)")
     elif s.named:
         word += " (slice threshold)"
     marker = "❌" if c.gate == GateStatus.FAIL else "⚠️" if s.flagged else verdict_marker(c)

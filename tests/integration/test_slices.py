@@ -118,8 +118,9 @@ def test_a_drop_in_one_slice_is_flagged_while_the_suite_is_within_its_margin(
     assert (code, result.verdict, suite.gate) == (1, "fail", "fail")
     worst = suite.slices[0]
     assert (worst.slice, worst.named, worst.comparison.max_drop) == ("lang=de", True, 0.05)
-    # The blocking regression is the slice's (latency, informational, may regress as well).
-    assert "(1 blocking) in support (correct@lang=de −40.0 pts" in short_description(result)
+    # The failing regression is the slice's (latency, informational, may also regress by chance
+    # on a loaded machine, so the count is not pinned).
+    assert " in support (correct@lang=de −40.0 pts" in short_description(result)
     assert "fails its slice threshold" in comment
 
 

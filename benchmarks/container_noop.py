@@ -6,11 +6,12 @@
 Needs a running Docker engine, root (the workspace is handed to uid 1001 as on a runner) and the
 base image, or its stand-in (scripts/standin_base_image.sh). Builds evalbot-test:local from the
 Dockerfile first unless --no-build. Prints the image size, the size it adds over its base, the
-median no-op wall time, the part of it spent in `evalbot action` inside the container, and, for
-scale, the median wall time of `docker run` of `true` in the same image: what the engine itself
-costs to create and remove a container (large on the vfs storage driver, which copies the whole
-image for every container; small on a runner's overlay2). Each no-op run also checks the result
-(exit 0, a passing check, no model call), so a broken image cannot give a fast figure.
+median no-op wall time, the part of it spent in `evalbot action` inside the container (wall, from
+its process start, and CPU), and, for scale, the median wall time of `docker run` of `true` in
+the same image: what the engine itself costs to create and remove a container (large on the vfs
+storage driver, which copies the whole image for every container; small on overlay2, as on a
+runner). Each no-op run also checks the result (exit 0, a passing check, no model call), so a
+broken image cannot give a fast figure.
 """
 
 from __future__ import annotations
@@ -41,19 +42,22 @@ from tests.fakes.github_server import FakeGitHub  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 from tests.gitrepo import Repo  # noqa: E402
 
-# The image's entrypoint, timed from inside the container.
+# The image's entrypoint, timed from inside the container: wall time from the process start to
+# its exit, and its CPU (user + system, git's included).
 TIMED = (
     "/opt/evalbot/bin/python",
     "-c",
-    "import subprocess, sys, time\n"
+    "import os, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
-    "code = subprocess.run(['/opt/evalbot/bin/evalbot', 'action']).returncode\n"
+    "proc = subprocess.Popen(['/opt/evalbot/bin/evalbot', 'action'])\n"
+    "_, status, usage = os.wait4(proc.pid, 0)\n"
     "print(f'evalbot-action-seconds={time.perf_counter() - t:.3f}', file=sys.stderr)\n"
-    "sys.exit(code)\n",
+    "print(f'evalbot-action-cpu={usage.ru_utime + usage.ru_stime:.3f}', file=sys.stderr)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n",
 )
 
 
-def _noop_once() -> tuple[float, float]:
+def _noop_once() -> tuple[float, float, float]:
     with runner_dirs() as dirs, FakeGitHub() as github, FakeOpenAI() as llm:
         repo = Repo(dirs["workspace"])
         base = base_commit(repo)
@@ -68,7 +72,8 @@ def _noop_once() -> tuple[float, float]:
         if run.returncode != 0 or llm.requests or check["conclusion"] != "success":
             sys.exit(f"the no-op run did not pass (exit {run.returncode}):\n{run.log[-3000:]}")
         inner = float(run.log.rsplit("evalbot-action-seconds=", 1)[1].split()[0])
-        return run.wall_s, inner
+        cpu = float(run.log.rsplit("evalbot-action-cpu=", 1)[1].split()[0])
+        return run.wall_s, inner, cpu
 
 
 def _empty_once() -> float:
@@ -100,12 +105,14 @@ def main() -> None:
             sys.exit(build.stdout[-3000:] + build.stderr[-3000:])
 
     size, base_size = image_size(IMAGE), image_size(base)
-    print(f"base image     {base}")
+    driver = docker("info", "--format", "{{.Driver}}").stdout.strip()
+    print(f"base image     {base} (storage driver {driver})")
     print(f"image size     {size / 1e6:.0f} MB ({IMAGE})")
     print(f"added to base  {(size - base_size) / 1e6:.0f} MB (base {base_size / 1e6:.0f} MB)")
     noop = [_noop_once() for _ in range(args.runs)]
-    print(_line("no-op PR", [wall for wall, _ in noop]))
-    print(_line("  in evalbot", [inner for _, inner in noop]))
+    print(_line("no-op PR", [wall for wall, _, _ in noop]))
+    print(_line("  in evalbot", [inner for _, inner, _ in noop]))
+    print(_line("  its CPU", [cpu for _, _, cpu in noop]))
     print(_line("empty `true`", [_empty_once() for _ in range(args.runs)]))
 
 

@@ -491,7 +491,10 @@ class SuiteResult(Record):
     flaky: dict[str, float] = Field(default_factory=dict)
     """Example id → flakiness score, from this run's samples or main's record: a flip of such an
     example is marked "likely noise"."""
-
+    judge_calibrations: list[dict[str, Any]] = Field(default_factory=list)
+    """Judge calibration records checked for this suite, usable or stale, with their label
+    pairs (``evalbot.pipeline.judge_calibration.CalibrationUse``): ``merge`` redoes the
+    correction from them."""
     sequential: SequentialRun | None = None
     """Set when the suite was evaluated sequentially (``gate.sequential`` / ``--sequential``)."""
     values: list[MetricValue] = Field(default_factory=list)

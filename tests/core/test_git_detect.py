@@ -172,3 +172,36 @@ def test_shallow_clone_error_says_to_fetch_full_history(repo, tmp_path):
     )
     with pytest.raises(GitError, match="fetch-depth: 0"):
         Git(shallow).merge_base("origin/main", "HEAD")
+
+
+def _judged(repo: Repo) -> dict:
+    """beta grades with an LLM judge (models/judge.yaml); alpha and gamma are deterministic."""
+    config = _config(judge={"model": "models/judge.yaml"})
+    config["suites"][1]["metrics"].append(
+        {"name": "helpful", "type": "llm_rubric", "rubric": "Is it helpful?"}
+    )
+    repo.git("checkout", "-q", "main")
+    repo.commit({**_files(config), "models/judge.yaml": "model: j\n"}, "judge")
+    repo.git("checkout", "-q", "pr")
+    repo.git("merge", "-q", "main")
+    return config
+
+
+def test_a_judge_model_change_reruns_only_the_suites_it_grades(repo):
+    _judged(repo)
+    repo.commit({"models/judge.yaml": "model: j2\n"})
+    assert _select(repo) == {"beta": ["models/judge.yaml"]}
+
+
+def test_a_judge_change_in_the_config_reruns_only_the_suites_it_grades(repo):
+    config = _judged(repo)
+    repo.commit({"models/judge2.yaml": "model: j2\n"})
+    config["judge"] = {"model": "models/judge2.yaml"}
+    repo.commit({"evalbot.yml": yaml.safe_dump(config, sort_keys=False)})
+    assert _select(repo) == {"beta": ["models/judge2.yaml", "judge changed in evalbot.yml"]}
+
+
+def test_a_docs_only_change_selects_no_suite_even_with_a_judge(repo):
+    _judged(repo)
+    repo.commit({"docs/usage.md": "How to ask.\n"})
+    assert _select(repo) == {}

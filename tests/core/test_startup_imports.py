@@ -1,5 +1,7 @@
 """Start-up stays cheap: the CLI entry point, ``--version`` and ``validate`` import none of the
-heavy packages (scipy, numpy, openai, PyGithub); they load only on the path that uses them.
+heavy packages (scipy, numpy, openai, PyGithub); they load only on the path that uses them. The
+no-op path of ``evalbot action`` (a PR touching no eval input) posts its check with PyGithub but
+loads no statistics and no model SDK.
 
 Each check runs in a fresh interpreter, since this test process has imported everything already.
 """
@@ -7,15 +9,19 @@ Each check runs in a fresh interpreter, since this test process has imported eve
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.noop_action import noop_action
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "support-bot" / "repo"
 HEAVY = ("scipy", "numpy", "openai", "github")
+EVALUATION_ONLY = ("scipy", "numpy", "openai")
 
 _PROBE = """
 import contextlib, io, json, sys
@@ -57,3 +63,33 @@ def test_commands_that_need_scipy_still_get_their_options() -> None:
     code, modules = _loaded(["power", "--help"])
     assert code == 0
     assert "scipy" in modules
+
+
+# ``evalbot action`` as the container runs it (the console script calls ``main()``), then the
+# top-level modules it loaded, written to a file: the action prints workflow commands on stdout.
+_ACTION_PROBE = """
+import json, sys
+from evalbot.cli import main
+code = main(["action"])
+with open(sys.argv[1], "w") as out:
+    json.dump(sorted(m for m in sys.modules if "." not in m), out)
+sys.exit(code)
+"""
+
+
+def test_noop_action_loads_no_statistics_and_no_model_sdk(tmp_path: Path) -> None:
+    with noop_action(tmp_path) as noop:
+        listing = tmp_path / "modules.json"
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **noop.env}
+        done = subprocess.run(
+            [sys.executable, "-c", _ACTION_PROBE, str(listing)],
+            env=env,
+            cwd=noop.workspace,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert noop.problem(done.returncode) is None, done.stdout[-2000:] + done.stderr[-2000:]
+    modules = set(json.loads(listing.read_text()))
+    assert "github" in modules  # the check was posted through the real client
+    assert modules.isdisjoint(EVALUATION_ONLY), sorted(modules & set(EVALUATION_ONLY))

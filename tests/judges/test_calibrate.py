@@ -124,7 +124,7 @@ def test_calibrate__random_judge_is_unreliable(tmp_path: Path, env: FakeOpenAI) 
 
 def test_calibrate__rejects_non_judge_metric(tmp_path: Path, env: FakeOpenAI) -> None:
     repo = _repo(tmp_path)
-    with pytest.raises(UserError, match="pointwise judge metrics"):
+    with pytest.raises(UserError, match="calibrate supports judge metrics"):
         calibrate_command.run(_args(repo, "--metric", "correct"))
 
 

@@ -499,16 +499,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     init_parser = sub.add_parser(
         "init", help="write a starter evalbot.yml, model, golden sets and workflow"
     )
-    from evalbot.cli import init
+    if command in (None, "init"):  # its templates need yaml: loaded for init only
+        from evalbot.cli import init
 
-    init.add_arguments(init_parser)
-    init_parser.set_defaults(handler=init.run)
+        init.add_arguments(init_parser)
+        init_parser.set_defaults(handler=init.run)
 
     cache_parser = sub.add_parser("cache", help="manage the response cache (cache clear)")
-    from evalbot.cli import cache
+    if command in (None, "cache"):
+        from evalbot.cli import cache
 
-    cache.add_arguments(cache_parser)
-    cache_parser.set_defaults(handler=cache.run)
+        cache.add_arguments(cache_parser)
+        cache_parser.set_defaults(handler=cache.run)
 
     action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
     action.set_defaults(handler=_cmd_action)

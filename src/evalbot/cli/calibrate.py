@@ -43,7 +43,31 @@ def _fmt(value: float | None, ci: list[float | None] | None = None) -> str:
     return f"{value:.3f}"
 
 
+def _pairwise_summary(record: dict[str, Any]) -> str:
+    cis = record.get("cis", {})
+    lines = [
+        f"Judge {record['judge_model']} on {record['suite']}/{record['metric']} (pairwise): "
+        f"n={record['n']} pairs ({record['n_dropped']} dropped, {record['n_decisive']} decisive "
+        "on both sides)",
+        f"  agreement            {_fmt(record.get('agreement'), cis.get('agreement'))}",
+        f"  agreement w/o ties   "
+        f"{_fmt(record.get('agreement_no_ties'), cis.get('agreement_no_ties'))}",
+        f"  Cohen's κ (A/tie/B)  {_fmt(record.get('kappa'), cis.get('kappa'))}",
+        f"  Krippendorff α (nominal) {_fmt(record.get('alpha'), cis.get('alpha'))}",
+        f"  position consistency {_fmt(record.get('position_consistency'))} "
+        f"(both orders agree; first slot chosen {_fmt(record.get('first_slot_rate'))})",
+    ]
+    low = cis.get("alpha", [None])[0]
+    lines.append(
+        f"Verdict: {record['verdict']} (α lower bound {_fmt(low)}; "
+        f"reliable ≥ {ALPHA_RELIABLE}, tentative ≥ {ALPHA_TENTATIVE})"
+    )
+    return "\n".join(lines)
+
+
 def summary(record: dict[str, Any]) -> str:
+    if record.get("pairwise"):
+        return _pairwise_summary(record)
     cis = record.get("cis", {})
     lines = [
         f"Judge {record['judge_model']} on {record['suite']}/{record['metric']}: "
@@ -64,12 +88,36 @@ def summary(record: dict[str, Any]) -> str:
             f"  human–human ceiling  α {_fmt(ceiling.get('alpha'), ceiling.get('alpha_ci'))} "
             f"(n={ceiling['n']}, {ceiling['raters']} raters)"
         )
+    lines += _sensitivity_lines(record.get("sensitivity"))
     low = cis.get("alpha", [None])[0]
     lines.append(
         f"Verdict: {record['verdict']} (α lower bound {_fmt(low)}; "
         f"reliable ≥ {ALPHA_RELIABLE}, tentative ≥ {ALPHA_TENTATIVE})"
     )
     return "\n".join(lines)
+
+
+def _sensitivity_lines(sens: dict[str, Any] | None) -> list[str]:
+    """se/sp and J, or the slope: what a diff divides judge deltas by (95 % intervals)."""
+    if not sens or sens.get("estimate") is None:
+        return []
+    bounds = [sens.get("low"), sens.get("high")]
+    if sens["kind"] == "binary":
+        d = sens["details"]
+        se, sp = _fmt(d["se"], d["se_bounds"]), _fmt(d["sp"], d["sp_bounds"])
+        lines = [
+            f"  sensitivity se       {se} (Wilson, {d['positives']} passes)",
+            f"  specificity sp       {sp} (Wilson, {d['negatives']} fails)",
+            f"  J = se + sp − 1      {_fmt(sens['estimate'], bounds)} (Newcombe)",
+        ]
+    else:
+        lines = [
+            f"  slope (judge/human)  {_fmt(sens['estimate'], bounds)} "
+            "(Deming, orthogonal; bootstrap)"
+        ]
+    if not sens.get("calibrated"):
+        lines.append("  → too weak to correct judge deltas with: a diff reports it uncalibrated")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:

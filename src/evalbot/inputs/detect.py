@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from evalbot.errors import ConfigError
 from evalbot.inputs.config import EvalbotConfig, SuiteConfig
 from evalbot.inputs.git import Change
-from evalbot.score import judged_types
 
 __all__ = ["DETECTION_BUDGET_S", "SuiteSelection", "glob_match", "select_suites"]
 
@@ -113,6 +112,10 @@ def glob_match(path: str, pattern: str) -> bool:
 
 
 def _uses_judge(suite: SuiteConfig) -> bool:
+    # The metric registry loads every scorer (jsonschema, regex...): asked for only when a judge
+    # could matter, so a PR that touches no eval input decides without it.
+    from evalbot.score import judged_types
+
     return any(m.type in judged_types() for m in suite.metrics)
 
 
@@ -165,13 +168,16 @@ def select_suites(
         if base_suite is None:
             selection.reasons.append("new suite")
         files = set(suite.files()) | (set(base_suite.files()) if base_suite else set())
-        if _uses_judge(suite):
+        judge_models = {
+            judge.model
             for judge in (
                 head.judge_for(suite),
                 base.judge_for(base_suite) if base and base_suite else None,
-            ):
-                if judge is not None:
-                    files.add(judge.model)
+            )
+            if judge is not None
+        }
+        if judge_models & changed_set and _uses_judge(suite):
+            files |= judge_models
         selection.reasons.extend(sorted(files & changed_set))
         listed = set(selection.reasons)
         for pattern in suite.watch:
@@ -196,8 +202,8 @@ def select_suites(
         if (
             config_path in changed_set
             and base is not None
-            and _uses_judge(suite)
             and head.judge_for(suite) != (base.judge_for(base_suite) if base_suite else None)
+            and _uses_judge(suite)
         ):
             selection.reasons.append(f"judge changed in {config_path}")
         selections.append(selection)

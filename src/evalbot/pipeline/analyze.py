@@ -5,13 +5,15 @@ Works only from records (SideRun, MetricInfo), so ``merge`` can recompute it fro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from evalbot.errors import InputError
 from evalbot.inputs.config import GateConfig, Threshold
+from evalbot.pipeline.judge_bias import with_judge_bias
+from evalbot.pipeline.judge_calibration import CalibrationUse, apply_calibrations
 from evalbot.records import (
     AbsoluteCheck,
     GateStatus,
@@ -137,6 +139,7 @@ def analyze_suite(
     thresholds: Mapping[str, Threshold],
     gate: GateConfig,
     seed: int = 0,
+    calibrations: Sequence[CalibrationUse] = (),
 ) -> Analysis:
     comparisons: list[MetricComparison] = []
     if base is not None:
@@ -171,6 +174,11 @@ def analyze_suite(
             except InfiniteScoreError as exc:
                 raise InputError(f"metric {info.name!r}: {exc}") from exc
             comparisons.append(comparison)
+        comparisons = apply_calibrations(
+            comparisons, calibrations, base=base, head=head, metrics=metrics,
+            thresholds=thresholds, alpha=gate.alpha, matrix=_matrix, seed=seed,
+        )  # fmt: skip
+        comparisons = with_judge_bias(comparisons, base=base, head=head, metrics=metrics)
         comparisons = apply_gate(
             comparisons,
             thresholds,

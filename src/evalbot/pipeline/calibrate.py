@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from evalbot import __version__
 from evalbot.errors import ConfigError, InputError, UserError
 from evalbot.inputs.config import (
@@ -31,6 +33,8 @@ from evalbot.inputs.config import (
 )
 from evalbot.options import DEFAULT_CONCURRENCY
 from evalbot.parsing import ParseProblem, load_json
+from evalbot.pipeline.calibrate_pairwise import PairLabel, pairwise_agreement, parse_pair_labels
+from evalbot.pipeline.judge_calibration import RECORD_SCHEMA, judge_prompt_version
 from evalbot.records import Completion, Example
 from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
 
@@ -54,6 +58,14 @@ def pointwise_judges() -> tuple[str, ...]:
 
     pointwise = (s for s in metric_specs() if s.needs_judge and s.kind != MetricKind.PAIRWISE)
     return tuple(s.type for s in pointwise)
+
+
+def pairwise_judges() -> tuple[str, ...]:
+    """The pairwise judge metric types (calibrated with human preferences between two answers)."""
+    from evalbot.records import MetricKind
+    from evalbot.score import metric_specs
+
+    return tuple(s.type for s in metric_specs() if s.needs_judge and s.kind == MetricKind.PAIRWISE)
 
 
 _RESERVED = {"id", "output", "human", "metric", "expected", "context", "group", "metadata", "vars"}
@@ -96,13 +108,18 @@ def load_labels(path: Path, *, metric: str | None = None) -> list[LabelledOutput
 
     Rows naming another ``metric`` are skipped; rows without one apply to any metric.
     """
-    from evalbot.inputs.golden import derive_id
-
     label = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputError("labels file not found", file=label) from exc
+    return parse_labels(text, label=label, metric=metric)
+
+
+def parse_labels(text: str, *, label: str, metric: str | None = None) -> list[LabelledOutput]:
+    """``load_labels`` on a file's text (a labels file read from a git revision)."""
+    from evalbot.inputs.golden import derive_id
+
     rows: list[LabelledOutput] = []
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
@@ -173,11 +190,12 @@ def _pick(
     ]
     if suite is not None and not any(s.name == suite for s in config_suites):
         raise ConfigError(f"no suite named {suite!r}", hint="check --suite against evalbot.yml")
-    judged = [(s, m) for s, m in candidates if m.type in pointwise_judges()]
+    supported = (*pointwise_judges(), *pairwise_judges())
+    judged = [(s, m) for s, m in candidates if m.type in supported]
     if metric is not None and candidates and not judged:
         raise UserError(
             f"metric {metric!r} is of type {candidates[0][1].type!r}: calibrate supports "
-            f"pointwise judge metrics ({', '.join(pointwise_judges())})"
+            f"judge metrics ({', '.join(supported)})"
         )
     if len(judged) == 1:
         return judged[0]
@@ -188,7 +206,13 @@ def _pick(
     )
 
 
-async def _judge_all(scorer: Any, rows: list[LabelledOutput]) -> list[Any]:
+async def _judge_all(scorer: Any, rows: list[Any]) -> list[Any]:
+    if rows and isinstance(rows[0], PairLabel):  # A in the base's slot, B in the head's
+        pairs = (
+            scorer.compare(row.example, Completion(text=row.a), Completion(text=row.b))
+            for row in rows
+        )
+        return list(await asyncio.gather(*pairs))
     return list(
         await asyncio.gather(
             *(scorer.score(row.example, Completion(text=row.output)) for row in rows)
@@ -218,7 +242,14 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
     runtime_model, _ = load_model_config(tree, runtime_path)
     judge_path = str(metric.options.get("judge") or runtime_path)
     model, _ = load_model_config(tree, judge_path)
-    rows = load_labels(options.labels, metric=metric.name)
+    pairwise = metric.type in pairwise_judges()
+    rows: list[Any]
+    if pairwise:
+        rows = parse_pair_labels(
+            _read_labels(options.labels), label=str(options.labels), metric=metric.name
+        )
+    else:
+        rows = load_labels(options.labels, metric=metric.name)
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
 
     async def score_rows() -> tuple[Any, list[Any]]:
@@ -242,16 +273,27 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
 
     scorer, scores = asyncio.run(score_rows())
     scale = (scorer.lo, scorer.hi) if isinstance(scorer, RubricScorer) else None
-    result = agreement(
-        [s.value for s in scores],
-        [row.human for row in rows],
-        scale=scale,
-        seed=options.seed,
-        n_resamples=options.n_resamples,
-    )
+    humans: list[Any] = [row.human for row in rows]
+    if pairwise:
+        result = pairwise_agreement(
+            [s.value for s in scores],
+            humans,
+            [s.details for s in scores],
+            seed=options.seed,
+            n_resamples=options.n_resamples,
+        )
+    else:
+        result = agreement(
+            [s.value for s in scores],
+            humans,
+            scale=scale,
+            seed=options.seed,
+            n_resamples=options.n_resamples,
+        )
     errors = [s.details.get("error") for s in scores if s.value is None]
+    judge_values = _judge_values(rows, scores, label=str(options.labels))
     return {
-        "schema": "evalbot-calibration/1",
+        "schema": RECORD_SCHEMA,
         "judge_model": model.model,
         "judge_model_path": judge_path,
         "suite": suite.name,
@@ -259,16 +301,89 @@ def calibrate(options: CalibrationOptions, *, env: Mapping[str, str]) -> dict[st
         "metric_type": metric.type,
         "rubric_path": metric.options.get("rubric"),
         "rubric_sha256": getattr(scorer, "rubric_sha256", None),
+        "prompt_version": judge_prompt_version(scorer),
         **result,
+        "sensitivity": None
+        if pairwise
+        else _sensitivity_summary(judge_values, list(rows), result, options),
         "bars": {"reliable": ALPHA_RELIABLE, "tentative": ALPHA_TENTATIVE},
         "judge_errors": [e for e in errors if e][:5],
-        "labels": str(options.labels),
+        "labels": _repo_relative(options.labels, options.repo_root),
         "labels_sha256": sha256_text(options.labels.read_text(encoding="utf-8")),
+        "judge_values": judge_values,
         "seed": options.seed,
         "n_resamples": options.n_resamples,
         "tool_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _read_labels(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError("labels file not found", file=str(path)) from exc
+
+
+def _judge_values(rows: list[Any], scores: list[Any], *, label: str) -> dict[str, float]:
+    """The judge's value per label id: what a diff recomputes se/sp or the slope from."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.example.id in seen:
+            raise InputError(
+                f"label id {row.example.id!r} is used twice (first on line {seen[row.example.id]})",
+                file=label,
+                line=row.example.line,
+                hint="give every labelled output its own 'id'",
+            )
+        seen[row.example.id] = row.example.line or 0
+    return {
+        row.example.id: float(score.value)
+        for row, score in zip(rows, scores, strict=True)
+        if score.value is not None and math.isfinite(score.value)
+    }
+
+
+def _sensitivity_summary(
+    judge_values: dict[str, float],
+    rows: list[Any],
+    result: dict[str, Any],
+    options: CalibrationOptions,
+) -> dict[str, Any]:
+    """se/sp and J (binary) or the Deming slope, each with a 95 % interval, for the summary.
+
+    Informational: a diff never reads these numbers back, it recomputes them from the labels.
+    """
+    from evalbot.stats.judge_correction import estimate_sensitivity
+
+    pairs = [(judge_values[r.example.id], float(np.mean(r.human))) for r in rows
+             if r.example.id in judge_values]  # fmt: skip
+    judge = np.array([p[0] for p in pairs])
+    human = np.array([p[1] for p in pairs])
+    binary = bool(result.get("binary"))
+    if binary and result.get("scale"):
+        lo, hi = result["scale"]
+        judge, human = (judge - lo) / (hi - lo), ((human - lo) / (hi - lo) >= 0.5).astype(float)
+    sens = estimate_sensitivity(
+        judge,
+        human,
+        binary=binary,
+        alpha=0.025,
+        n_resamples=options.n_resamples,
+        seed=options.seed,
+    )
+    summary = sens.as_dict()
+    summary["confidence"] = 0.95
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in summary.items()}  # fmt: skip
+
+
+def _repo_relative(path: Path, root: Path) -> str:
+    """The labels path as a diff finds it: relative to the repository root when inside it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 # ---------------------------------------------------------------------------------------------

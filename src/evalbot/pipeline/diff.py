@@ -6,15 +6,14 @@ here from options or passed in; results are written before any error propagates.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalbot import __version__
 from evalbot.errors import EvalbotError, UserError
-from evalbot.history.attach import open_history
 from evalbot.inputs.config import (
     EvalbotConfig,
     ModelConfig,
@@ -26,18 +25,7 @@ from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
 from evalbot.inputs.tree import FileTree, GitTree, WorkTree
 from evalbot.options import DiffOptions
-from evalbot.pipeline.drift import DriftPlan, evaluate_drift, open_baseline, prepare_drift
-from evalbot.pipeline.flaky import observed_noise, with_flakiness
-from evalbot.pipeline.plan import dry_run_plans, plan_suites
-from evalbot.pipeline.power_warning import with_power_warning
-from evalbot.pipeline.slices import slice_members, with_slices
 from evalbot.pipeline.strictest import hold_to_base
-from evalbot.pipeline.suite import (
-    PreparedSuite,
-    finish_suite,
-    generate_suite,
-    prepare_suite,
-)
 from evalbot.records import (
     GateStatus,
     RunResult,
@@ -46,12 +34,14 @@ from evalbot.records import (
     Usage,
 )
 from evalbot.report import write_outputs
-from evalbot.report.progress import Progress
-from evalbot.run.cache import ResponseCache
-from evalbot.run.runner import ModelRunner
 from evalbot.safe_paths import safe_output_dir
 from evalbot.scrub import Scrubber
 from evalbot.trust import code_environment
+
+if TYPE_CHECKING:
+    from evalbot.pipeline.drift import DriftPlan
+    from evalbot.pipeline.suite import PreparedSuite
+    from evalbot.report.progress import Progress
 
 __all__ = ["finish_run", "run_diff", "verdict_of"]
 
@@ -208,9 +198,6 @@ def run_diff(
         notes.extend(held.notes)
     if options.base is None:
         notes.append("Single-side run: absolute thresholds only.")
-    baseline = (
-        None if options.dry_run else open_baseline(config.gate, git, options.config_path, notes)
-    )
     result = RunResult(
         tool_version=__version__,
         command="diff" if options.base is not None else "run",
@@ -239,10 +226,11 @@ def run_diff(
     if options.dry_run:
         # The action's dry runs (a fork PR, no key) read nothing past detection; a person's
         # dry run also gets each suite's planned calls and cost.
-        plans = (
-            {}
-            if options.policy.hold_to_base
-            else dry_run_plans(
+        plans: dict[str, str] = {}
+        if not options.policy.hold_to_base:
+            from evalbot.pipeline.plan import dry_run_plans
+
+            plans = dry_run_plans(
                 chosen,
                 config=config,
                 head_tree=head_tree,
@@ -250,7 +238,6 @@ def run_diff(
                 options=options,
                 env=env,
             )
-        )
         planned = [
             SuiteResult(
                 name=s.suite.name,
@@ -262,8 +249,31 @@ def run_diff(
         ]
         result = result.model_copy(update={"suites": planned + skipped, "verdict": "neutral"})
         return finish_run(result, options, scrubber)
+    if not chosen:  # a PR touching no eval input: no runner, so no model SDK, numpy or scipy
+        result = result.model_copy(update={"suites": skipped, "verdict": verdict_of(skipped)})
+        return finish_run(result, options, scrubber)
 
-    history = open_history(options.repo_root, env)  # main's history: read only
+    # Only a run that evaluates something loads the runner and the statistics.
+    import asyncio
+
+    from evalbot.history.attach import open_history
+    from evalbot.pipeline.drift import evaluate_drift, open_baseline, prepare_drift
+    from evalbot.pipeline.flaky import observed_noise, with_flakiness
+    from evalbot.pipeline.plan import plan_suites
+    from evalbot.pipeline.power_warning import with_power_warning
+    from evalbot.pipeline.slices import slice_members, with_slices
+    from evalbot.pipeline.suite import finish_suite, generate_suite, prepare_suite
+    from evalbot.run.cache import ResponseCache
+    from evalbot.run.runner import ModelRunner
+
+    # The drift budget's baseline (an unknown revision stops the run before any call) and
+    # main's history (read only).
+    baseline_notes: list[str] = []
+    baseline = open_baseline(config.gate, git, options.config_path, baseline_notes)
+    if baseline_notes:
+        result = result.model_copy(update={"notes": [*result.notes, *baseline_notes]})
+    history = open_history(options.repo_root, env)
+
     policy = options.policy
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
     cache = ResponseCache(cache_dir, secret=policy.cache_secret)
@@ -299,14 +309,12 @@ def run_diff(
                     base_tree=base_tree,
                     runner=runner,
                     options=options,
+                    base_config=base_config if policy.hold_to_base else None,
                 )
                 for s in chosen
             ]
-            drifts = [prepare_drift(p, baseline, options, env) for p in prepared]
+            drift_of = {id(p): prepare_drift(p, baseline, options, env) for p in prepared}
             _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
-            if progress is not None:
-                progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
-                runner.on_call = lambda purpose: progress.call_done(purpose, runner)
 
             async def beyond(
                 suite: PreparedSuite, finished: SuiteResult, drift: DriftPlan | None
@@ -337,17 +345,24 @@ def run_diff(
                     seed=options.seed,
                 )
 
+            if progress is not None:
+                progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
+                runner.on_call = lambda purpose: progress.call_done(purpose, runner)
             if options.sequential or config.gate.sequential:  # batch by batch, suite by suite
+                from evalbot.pipeline.judge_calibration import SEQUENTIAL_CALIBRATION_NOTE
                 from evalbot.pipeline.sequential import evaluate_sequentially
 
-                for one, drift in zip(prepared, drifts, strict=True):
+                fixed_n = [p for p in prepared if p.calibrations]  # judge correction: fixed n
+                for one in fixed_n:
+                    one.notes.append(SEQUENTIAL_CALIBRATION_NOTE)
+                for one in (p for p in prepared if not p.calibrations):
                     stopped = await evaluate_sequentially(
                         one, config=config, head_tree=head_tree, runner=runner, options=options
                     )
-                    done.append(await beyond(one, stopped, drift))
-                prepared, drifts = [], []
+                    done.append(await beyond(one, stopped, drift_of[id(one)]))
+                prepared = fixed_n
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
-            for suite, suite_generated, drift in zip(prepared, generated, drifts, strict=True):
+            for suite, suite_generated in zip(prepared, generated, strict=True):
                 finished = await finish_suite(
                     suite,
                     suite_generated,
@@ -356,7 +371,7 @@ def run_diff(
                     runner=runner,
                     options=options,
                 )
-                done.append(await beyond(suite, finished, drift))
+                done.append(await beyond(suite, finished, drift_of[id(suite)]))
         finally:
             if progress is not None:
                 progress.close()

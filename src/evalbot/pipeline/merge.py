@@ -15,6 +15,7 @@ from evalbot.pipeline.analyze import analyze_suite
 from evalbot.pipeline.diff import finish_run, verdict_of
 from evalbot.pipeline.drift import merge_drift, with_drift
 from evalbot.pipeline.evaluate import served_by, usage_of
+from evalbot.pipeline.judge_calibration import CalibrationUse
 from evalbot.pipeline.slices import with_slices
 from evalbot.pipeline.suite import with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
@@ -55,6 +56,7 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             thresholds=thresholds,
             gate=gate,
             seed=first.seed,
+            calibrations=[CalibrationUse.model_validate(c) for c in template.judge_calibrations],
         )
         drift = merge_drift(pieces, head, template.metrics, gate=gate, seed=first.seed)
         members = {

@@ -25,6 +25,7 @@ from evalbot.pipeline.evaluate import (
     score_side,
     with_error_rate,
 )
+from evalbot.pipeline.judge_calibration import CalibrationUse, judged_metrics, resolve_calibrations
 from evalbot.records import (
     Completion,
     Example,
@@ -107,6 +108,8 @@ class PreparedSuite:
     notes: list[str] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
     """Index of each example in the whole golden set (``SideRun.positions``)."""
+    calibrations: list[CalibrationUse] = field(default_factory=list)
+    """Judge calibration records that apply (``evalbot.pipeline.judge_calibration``)."""
 
     @property
     def plans(self) -> list[SidePlan]:
@@ -121,8 +124,12 @@ def prepare_suite(
     base_tree: FileTree | None,
     runner: ModelRunner,
     options: DiffOptions,
+    base_config: EvalbotConfig | None = None,
 ) -> PreparedSuite:
-    """Load, render and check everything of one suite; raises UserError before any spend."""
+    """Load, render and check everything of one suite; raises UserError before any spend.
+
+    ``base_config`` (the action only) makes the base branch's judge calibration record count
+    too: a PR cannot drop or edit its way out of it."""
     suite = selection.suite
     golden = load_golden(head_tree, suite.dataset)
     positions = [i for i, e in enumerate(golden.examples) if in_shard(e, options.shard)]
@@ -162,7 +169,14 @@ def prepare_suite(
         if check is not None:
             for example in examples:
                 check(example)  # metric values render now, before anything is spent
+    base_side = None
+    if base_config is not None and base_tree is not None:
+        base_side = (base_tree, base_config, selection.base_suite)
+    calibrations = resolve_calibrations(
+        judged_metrics(built), head=(head_tree, config, suite), base=base_side
+    )
     return PreparedSuite(
+        calibrations=calibrations,
         selection=selection,
         examples=examples,
         samples=options.samples or suite.samples,
@@ -252,6 +266,7 @@ async def finish_suite(
         thresholds=suite.thresholds,
         gate=config.gate,
         seed=options.seed,
+        calibrations=prepared.calibrations,
     )
     notes = _error_notes(base, head, infos, suite, config.gate.max_error_rate) + notes
     by_id = {e.id: e for e in examples}
@@ -274,6 +289,7 @@ async def finish_suite(
         metrics=infos,
         thresholds={k: v.model_dump(exclude_none=True) for k, v in suite.thresholds.items()},
         files=_head_file_hashes(suite, head_tree, prepared.golden_sha256),
+        judge_calibrations=[u.model_dump() for u in prepared.calibrations],
     )
 
 

@@ -19,6 +19,7 @@ from evalbot.report.escape import escape_cell
 from evalbot.report.extras import suite_extras
 from evalbot.report.formatting import plural, usd_total
 from evalbot.report.headline import short_description, tally
+from evalbot.report.judge_notes import with_judge_notes
 from evalbot.report.markdown import (
     Examples,
     bullets,
@@ -107,7 +108,7 @@ class _Document:
             suite_core(s, trigger_cap=limits.trigger_cap, single=single) + suite_extras(s)
             for s in self.suites
         ]
-        self.notes = [suite_notes_block(s) for s in self.suites]
+        self.notes = [with_judge_notes(suite_notes_block(s), s) for s in self.suites]
         self.examples = {
             i: Examples(s)
             for i, s in enumerate(self.suites)

@@ -19,11 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import jsonschema
-import referencing
-import referencing.exceptions
 import regex
-from jsonschema.validators import validator_for
 from pydantic import BeforeValidator, Field, StrictBool, ValidationInfo
 
 from evalbot.errors import InputError
@@ -398,6 +394,10 @@ class _JsonSchema(_Metric):
     allow_fences: bool = False
 
     def judge(self, example: Example, text: str) -> Score:
+        # jsonschema is imported by the suites that use it, not by every start (the registry).
+        import jsonschema.exceptions
+        import referencing.exceptions
+
         try:
             data, problem = _parse_json(text, self.allow_fences)
         except _Unchecked as exc:
@@ -520,6 +520,10 @@ class JsonSchemaOptions(MetricOptions):
 def _json_schema_factory(
     metric: MetricConfig, setup: ScoreSetup, options: JsonSchemaOptions
 ) -> Scorer:
+    import jsonschema.exceptions
+    import referencing
+    from jsonschema.validators import validator_for
+
     schema = _load_schema(options.schema_, setup)
     remote = _remote_refs(schema)
     if remote:

@@ -73,6 +73,8 @@ def _head_preference(winner: Winner, head_slot: Literal["A", "B"]) -> int:
 class PairwiseScorer:
     kind = MetricKind.PAIRWISE
     higher_is_better = True
+    judge_prompts = ("pairwise",)
+    """evalbot's prompts it renders: a new version makes a calibration record stale."""
 
     def __init__(self, name: str, *, judge: Judge, rubric: str | None = None) -> None:
         self.name = name

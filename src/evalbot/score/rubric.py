@@ -167,6 +167,8 @@ class _StepsState:
 class RubricScorer:
     kind = MetricKind.CONTINUOUS
     higher_is_better = True
+    judge_prompts = ("rubric_steps", "rubric_score")
+    """evalbot's prompts it renders: a new version makes a calibration record stale."""
 
     def __init__(
         self,

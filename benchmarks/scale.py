@@ -12,7 +12,11 @@ a child process, as a real endpoint is on another machine):
 3. ``evalbot publish --results`` of the merged results through the loopback GitHub fake.
 
 Peak RSS is each child's own ``ru_maxrss`` (``os.wait4``). The merged verdict and comparisons
-are checked against the unsharded run.
+are checked against the unsharded run. File sizes are those of every file in ``--out``:
+results.json and, since format 2, the per-example outputs.jsonl.gz next to it.
+
+To measure another checkout of evalbot (a "before"), run this script with
+``PYTHONPATH=<that checkout>/src``: the evalbot children and the in-process publish use it.
 """
 
 from __future__ import annotations
@@ -80,8 +84,9 @@ def _repo(root: Path, n: int) -> Repo:
     return repo
 
 
-def _run(argv: list[str], env: dict[str, str]) -> tuple[int, float, float]:
-    """Exit code, wall seconds and peak RSS (MiB) of one evalbot process."""
+def _run(argv: list[str], env: dict[str, str]) -> tuple[int, float, float, float]:
+    """Exit code, wall seconds, peak RSS (MiB) and CPU seconds (user + system) of one evalbot
+    process. On a shared machine CPU time is the steadier figure: wall grows with the load."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "evalbot", *argv],
@@ -95,7 +100,7 @@ def _run(argv: list[str], env: dict[str, str]) -> tuple[int, float, float]:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"evalbot {' '.join(argv)} exited {code}: {err.strip()}")
-    return code, wall, usage.ru_maxrss / 1024
+    return code, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def _sizes(directory: Path) -> str:
@@ -132,31 +137,42 @@ def main() -> None:
             whole = tmp / "whole"
             cache = tmp / "cache"
             argv = ["diff", *common, "--out", str(whole), "--cache-dir", str(cache)]
-            _, wall, rss = _run(argv, env)
-            print(f"one process:  wall {wall:6.1f} s  peak RSS {rss:6.0f} MiB  {_sizes(whole)}")
+            _, wall, rss, cpu = _run(argv, env)
+            print(
+                f"one process:  wall {wall:6.1f} s  CPU {cpu:6.1f} s  peak RSS {rss:6.0f} MiB  "
+                f"{_sizes(whole)}"
+            )
 
             dirs = []
-            walls, peaks = [], []
+            walls, peaks, cpus = [], [], []
             for k in range(1, args.shards + 1):
                 out, shard_cache = tmp / f"shard-{k}", tmp / f"cache-{k}"
                 shutil.copytree(cache, shard_cache)
                 argv = ["diff", *common, "--out", str(out), "--cache-dir", str(shard_cache)]
-                _, wall, rss = _run([*argv, "--shard", f"{k}/{args.shards}"], env)
+                _, wall, rss, cpu = _run([*argv, "--shard", f"{k}/{args.shards}"], env)
                 walls.append(wall)
+                cpus.append(cpu)
                 peaks.append(rss)
                 dirs.append(str(out))
             print(
                 f"{args.shards} shards (warm cache, run one after the other): wall max "
-                f"{max(walls):.1f} s, sum {sum(walls):.1f} s; peak RSS max {max(peaks):.0f} MiB;"
+                f"{max(walls):.1f} s, sum {sum(walls):.1f} s; CPU max {max(cpus):.1f} s; "
+                f"peak RSS max {max(peaks):.0f} MiB;"
                 f" shard 1: {_sizes(Path(dirs[0]))}"
             )
             merged = tmp / "merged"
-            _, wall, rss = _run(["merge", *dirs, "--out", str(merged)], env)
-            print(f"merge:        wall {wall:6.1f} s  peak RSS {rss:6.0f} MiB  {_sizes(merged)}")
+            _, wall, rss, cpu = _run(["merge", *dirs, "--out", str(merged)], env)
+            print(
+                f"merge:        wall {wall:6.1f} s  CPU {cpu:6.1f} s  peak RSS {rss:6.0f} MiB  "
+                f"{_sizes(merged)}"
+            )
 
             a = json.loads((whole / "results.json").read_text())["suites"][0]["comparisons"]
             b = json.loads((merged / "results.json").read_text())["suites"][0]["comparisons"]
             print(f"merged comparisons identical to the unsharded run: {a == b}")
+            import evalbot
+
+            print(f"evalbot from {Path(evalbot.__file__).parent}")
 
             _publish(merged, repo)
     finally:
@@ -195,16 +211,19 @@ def _publish(merged: Path, repo: Repo) -> None:
             "GITHUB_STEP_SUMMARY": str(tmp / "summary.md"),
             "INPUT_GITHUB-TOKEN": "ghs_bench",
         }
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         code = publish.publish_command(
             merged,
             env=env,
             stdout=io.StringIO(),
             github_factory=lambda t, u: make_github(t, u, throttle=False, retry=False),
         )
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         body = gh.comments_on("octo/app", 7)[0]["body"]
-        print(f"publish:      wall {wall:6.1f} s  exit {code}  comment {len(body):,} chars")
+        print(
+            f"publish:      wall {wall:6.1f} s  CPU {cpu:6.1f} s (this process, the GitHub fake "
+            f"included)  exit {code}  comment {len(body):,} chars"
+        )
 
 
 if __name__ == "__main__":

@@ -159,7 +159,14 @@ def _results_from_offline_diff() -> dict[str, Any]:
         if not results.is_file():
             code = done.returncode
             raise SystemExit(f"evalbot diff --offline wrote no results.json (exit {code})")
-        return json.loads(results.read_text(encoding="utf-8"))
+        return _load(results)
+
+
+def _load(results_json: Path) -> dict[str, Any]:
+    """results.json with the per-example outputs put back from outputs.jsonl.gz beside it."""
+    from evalbot.report.results_io import load_full
+
+    return load_full(results_json.parent).model_dump(mode="json")
 
 
 def _pool(results: dict[str, Any], side: str) -> list[tuple[str, int, str]]:
@@ -231,11 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=REPO / "evals" / "helpful-labels.jsonl", help="labels to write"
     )
     args = parser.parse_args(argv)
-    results = (
-        json.loads(args.results.read_text(encoding="utf-8"))
-        if args.results
-        else _results_from_offline_diff()
-    )
+    results = _load(args.results) if args.results else _results_from_offline_diff()
     rows = build(results)
     args.out.write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"

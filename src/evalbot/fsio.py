@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["DIR_MODE", "FILE_MODE", "append_text", "ensure_dir", "write_atomic"]
+__all__ = ["DIR_MODE", "FILE_MODE", "append_text", "ensure_dir", "open_atomic", "write_atomic"]
 
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -49,6 +51,27 @@ def write_atomic(path: Path, data: str | bytes, *, fsync: bool = False) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def open_atomic(path: Path, *, fsync: bool = False) -> Iterator[BinaryIO]:
+    """``write_atomic`` for data written in pieces (a stream too large to hold in memory): a
+    binary handle on a temporary file next to ``path``, made 0644 and renamed over ``path``
+    when the block ends without an error (removed otherwise)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:24]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())

@@ -20,6 +20,7 @@ __all__ = [
     "AbsoluteCheck",
     "Completion",
     "DriftResult",
+    "ErrorReason",
     "Example",
     "Flakiness",
     "GateStatus",
@@ -29,6 +30,7 @@ __all__ = [
     "MetricKind",
     "MetricValue",
     "ModelRequest",
+    "OutputsFile",
     "Record",
     "RunResult",
     "SequentialRun",
@@ -299,6 +301,14 @@ class MetricInfo(Record):
     """The metric's type in evalbot.yml (``contains``, ``llm_rubric``, built-in …)."""
 
 
+class ErrorReason(Record):
+    """One distinct reason a side's model calls failed, how often, and one example it hit."""
+
+    reason: str
+    calls: int
+    example: str
+
+
 class SideRun(Record):
     """Everything one side (base or head) produced for one suite."""
 
@@ -335,6 +345,11 @@ class SideRun(Record):
     judge_errors: int = 0
     """Examples whose outputs were fine but a judge call on them failed (counted in
     ``error_rate``)."""
+    error_reasons: list[ErrorReason] = Field(default_factory=list)
+    """The most frequent distinct reasons of failed calls (kept in results.json, whose
+    ``outputs`` live in the outputs file); set when results are written."""
+    error_reason_kinds: int = 0
+    """How many distinct reasons there were in all (``error_reasons`` keeps the first few)."""
 
 
 class MetricValue(Record):
@@ -500,10 +515,26 @@ class SuiteResult(Record):
     values: list[MetricValue] = Field(default_factory=list)
     """Head-side value and interval of every metric when there is no base side (``run``, a
     new suite); empty when ``comparisons`` hold the paired figures."""
+    flipped_outputs: dict[str, dict[str, Completion]] = Field(default_factory=dict, exclude=True)
+    """side → example id → first sample of the flipped examples, read back from the outputs
+    file for the report when the sides' ``outputs`` were not loaded. Never written."""
+
+
+class OutputsFile(Record):
+    """The per-example outputs file written next to results.json (format_version 2)."""
+
+    name: str = "outputs.jsonl.gz"
+    sha256: str
+    """Of the compressed file: a file from another run, or altered, is refused."""
+    rows: int
+    """One row per suite, side and example."""
+    decompressed_bytes: int
+    """Decompressed size: a reader refuses a file that decompresses to more."""
 
 
 class RunResult(Record):
-    """results.json: everything, with provenance."""
+    """results.json: everything, with provenance (format_version 2: every side's ``outputs``
+    and ``score_details`` are in the outputs file instead, see ``evalbot.report.results_io``)."""
 
     schema_version: int = 1
     tool_version: str
@@ -530,3 +561,6 @@ class RunResult(Record):
     judge_usage: Usage = Field(default_factory=Usage)
     gate_config: dict[str, Any] = Field(default_factory=dict)
     """alpha, on_inconclusive, max_error_rate as used (so ``merge`` and ``publish`` agree)."""
+    format_version: int = 1
+    """1: per-example outputs inline; 2: in ``outputs_file`` next to results.json."""
+    outputs_file: OutputsFile | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from evalbot.github import action, publish
 from evalbot.records import RunResult
-from evalbot.report import render_comment, write_outputs
+from evalbot.report import render_comment, results_io, write_outputs
 from tests.action.conftest import PR, REPO, TOKEN, fast_github, parse_outputs, passing_result
 from tests.fakes.github_server import FakeGitHub
 
@@ -163,7 +164,7 @@ def test_invalid_results_are_a_usage_error(tmp_path: Path, github: FakeGitHub, c
 def test_oversized_results_are_refused_unread(
     tmp_path: Path, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(publish, "MAX_RESULTS_BYTES", 1000)
+    monkeypatch.setattr(results_io, "MAX_RESULTS_BYTES", 1000)
     results = _artifact(tmp_path, _result())
     code, log = _publish(results, _env(tmp_path, github))
     assert code == 2 and "larger than" in log
@@ -187,3 +188,72 @@ def test_action_entrypoint_on_workflow_run_publishes_the_downloaded_artifact(
     assert action.main(env, github_factory=fast_github, stdout=stdout) == 0
     assert len(github.comments_on(REPO, PR)) == 1
     assert stdout.getvalue().startswith(f"::add-mask::{TOKEN}\n")
+
+
+def _bomb(results: Path) -> None:
+    """The artifact's outputs file replaced by 64 MiB of zeros (~64 KiB compressed)."""
+    zeros = bytes(1 << 20)
+    with gzip.open(results / results_io.OUTPUTS_NAME, "wb") as bomb:
+        for _ in range(64):
+            bomb.write(zeros)
+
+
+def test_a_compression_bomb_for_outputs_file_never_passes(tmp_path: Path, github: FakeGitHub):
+    github.add_pull(REPO, PR, head_sha=HEAD, base_sha=BASE)
+    results = _artifact(tmp_path, _result())
+    _bomb(results)
+    code, log = _publish(results, _env(tmp_path, github, numbers=(PR,)))
+    assert code == 3, log
+    errors = [line for line in log.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "compression bomb" in errors[0], log
+    assert "Traceback" not in log
+    [check] = github.check_runs.values()
+    assert check["conclusion"] == "failure"
+    [comment] = github.comments_on(REPO, PR)
+    assert "outputs.jsonl.gz) of these results could not be read" in comment["body"]
+    assert parse_outputs((tmp_path / "output.txt").read_text())["verdict"] == "error"
+
+
+def test_a_missing_outputs_file_keeps_a_failing_gate_failing(tmp_path: Path, github: FakeGitHub):
+    from tests.action.conftest import regressed_result
+
+    github.add_pull(REPO, PR, head_sha=HEAD, base_sha=BASE)
+    results = _artifact(tmp_path, regressed_result(_Shas()))  # type: ignore[arg-type]
+    (results / results_io.OUTPUTS_NAME).unlink()
+    code, log = _publish(results, _env(tmp_path, github, numbers=(PR,)))
+    assert code == 1, log
+    [check] = github.check_runs.values()
+    assert check["conclusion"] == "failure"
+    [comment] = github.comments_on(REPO, PR)
+    assert "outputs.jsonl.gz is missing" in comment["body"]
+
+
+def test_the_published_comment_shows_flipped_outputs_from_the_outputs_file(
+    tmp_path: Path, github: FakeGitHub
+):
+    github.add_pull(REPO, PR, head_sha=HEAD, base_sha=BASE)
+    result = _result()
+    suite = result.suites[0]
+    flipped = suite.head.example_ids[-1]
+    result = result.model_copy(update={"suites": [suite.model_copy(update={"flipped": [flipped]})]})
+    results = _artifact(tmp_path, result)
+    assert suite.head.outputs[-1][0].text not in (results / "results.json").read_text()
+    code, log = _publish(results, _env(tmp_path, github, numbers=(PR,)))
+    assert code == 0, log
+    [comment] = github.comments_on(REPO, PR)
+    assert comment["body"] == render_comment(result, check_name="evalbot", details_url=RUN_URL)
+    assert suite.head.outputs[-1][0].text in comment["body"]
+
+
+def test_a_results_json_from_before_the_outputs_file_still_publishes(
+    tmp_path: Path, github: FakeGitHub
+):
+    github.add_pull(REPO, PR, head_sha=HEAD, base_sha=BASE)
+    result = _result()
+    results = tmp_path / "evalbot-results"
+    results.mkdir()
+    (results / "results.json").write_text(result.model_dump_json(indent=2))  # format 1
+    code, log = _publish(results, _env(tmp_path, github, numbers=(PR,)))
+    assert code == 0, log
+    [comment] = github.comments_on(REPO, PR)
+    assert comment["body"] == render_comment(result, check_name="evalbot", details_url=RUN_URL)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
+import shutil
 
 import pytest
 import yaml
 
 from evalbot.cli import main
+from evalbot.report import results_io
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gitrepo import Repo
 
@@ -340,17 +343,38 @@ def test_merge_refuses_shards_it_cannot_vouch_for(repo, fake, tmp_path, capsys):
         ("tool_version", "evalbot version"),
     ]:
         bad = tmp_path / f"bad-{field}"
-        bad.mkdir()
-        (bad / "results.json").write_text((s2 / "results.json").read_text())
+        shutil.copytree(s2, bad)
         _edit(bad / "results.json", **{field: "0" * 40})
         err = refused(s1, bad)
         assert label in err and str(bad) in err
     bad = tmp_path / "bad-shard"
-    bad.mkdir()
-    (bad / "results.json").write_text((s2 / "results.json").read_text())
+    shutil.copytree(s2, bad)
     _edit(bad / "results.json", shard="2/3")
     assert "3-way split" in refused(s1, bad)
     _edit(bad / "results.json", shard="../2")
     assert "invalid shard" in refused(s1, bad)
+    # The outputs file is part of the artifact: missing, or a compression bomb, is refused.
+    bad = tmp_path / "bad-outputs"
+    shutil.copytree(s2, bad)
+    (bad / "outputs.jsonl.gz").unlink()
+    assert "outputs.jsonl.gz is missing" in refused(s1, bad)
+    with gzip.open(bad / "outputs.jsonl.gz", "wb") as bomb:
+        for _ in range(64):  # 64 MiB of zeros in ~64 KiB
+            bomb.write(bytes(1 << 20))
+    assert "compression bomb" in refused(s1, bad)
     # The complete set still merges.
     assert main(["merge", str(s1), str(s2), "--out", str(tmp_path / "m")]) == 1
+    # Shards written before the outputs file existed (format 1: texts inline) merge alike.
+    for k, shard in ((1, s1), (2, s2)):
+        old = tmp_path / f"old{k}"
+        old.mkdir()
+        whole = results_io.load_full(shard).model_copy(
+            update={"format_version": 1, "outputs_file": None}
+        )
+        (old / "results.json").write_text(whole.model_dump_json(indent=2))
+    assert main(["merge", str(tmp_path / "old1"), str(s2), "--out", str(tmp_path / "m2")]) == 1
+    merged = [json.loads((tmp_path / d / "results.json").read_text()) for d in ("m", "m2")]
+    assert merged[0]["suites"] == merged[1]["suites"]
+    assert (
+        results_io.load_full(tmp_path / "m2").suites == results_io.load_full(tmp_path / "m").suites
+    )

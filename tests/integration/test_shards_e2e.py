@@ -18,6 +18,7 @@ import yaml
 
 from evalbot.cli import main
 from evalbot.github import publish
+from evalbot.report import results_io
 from tests.action.conftest import PR, REPO, TOKEN, fast_github
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
@@ -100,6 +101,21 @@ def _per_example(result: dict) -> dict:
     }
 
 
+def _examples(results_dir: Path) -> list[tuple]:
+    return [
+        (
+            e.suite,
+            e.side,
+            e.id,
+            e.position,
+            e.scores,
+            e.score_details,
+            [c.model_copy(update={"cached": False}) for c in e.outputs],
+        )
+        for e in results_io.iter_examples(results_dir)
+    ]
+
+
 def _publish_env(tmp_path: Path, repo: Repo, gh: FakeGitHub) -> dict[str, str]:
     head, base = repo.git("rev-parse", "pr"), repo.git("rev-parse", "main")
     event = {
@@ -163,6 +179,10 @@ def test_four_shards_merge_and_publish_exactly_like_one_run(repo, tmp_path, monk
         for field in ("error_rate", "judge_errors", "served_by", "positions", "groups"):
             assert m[side][field] == w[side][field], (side, field)
     assert sorted(m["head"]["example_ids"]) == sorted(w["head"]["example_ids"])
+    # results.json is compact; the per-example outputs come back from the outputs files alike
+    # (shards answered from the cache, so only ``cached`` may differ).
+    assert w["head"]["outputs"] == m["head"]["outputs"] == []
+    assert _examples(merged_dir) == _examples(tmp_path / "whole")
 
     with FakeGitHub() as gh:
         gh.add_repo(REPO)
@@ -179,3 +199,43 @@ def test_four_shards_merge_and_publish_exactly_like_one_run(repo, tmp_path, monk
     assert len(comments) == 1 and len(checks) == 1
     assert checks[0]["conclusion"] == "failure"
     assert "correct" in comments[0]["body"]
+    # Re-rendered from the compact results.json and the outputs file: the merge's comment.md.
+    assert comments[0]["body"] == (merged_dir / "comment.md").read_text()
+    assert "The answer is" in comments[0]["body"]  # flipped examples with their outputs
+
+
+def test_each_shard_keeps_its_own_cache_and_a_rerun_sends_nothing(repo, tmp_path, monkeypatch):
+    """Item 4: per-shard caches, kept between runs as actions/cache would (exact key on a
+    rerun; the shard's previous cache through restore-keys after a new push)."""
+    n = 200  # the first 200 examples of the golden set: enough for every shard to have some
+    rows = [json.dumps({"id": f"ex-{i}", "n": i, "expected": f"w{i}"}) for i in range(n)]
+    repo.checkout("main")
+    repo.commit({"evals/big.jsonl": "\n".join(rows) + "\n"}, "smaller golden set")
+    repo.checkout("pr")
+    repo.git("merge", "--no-edit", "main")
+    caches = [tmp_path / f"cache-{k}" for k in range(1, SHARDS + 1)]
+
+    def sharded(run: str) -> list[Path]:
+        outs = [tmp_path / run / f"shard-{k}" for k in range(1, SHARDS + 1)]
+        for k, (out, cache) in enumerate(zip(outs, caches, strict=True), 1):
+            assert _diff(repo, out, cache, "--shard", f"{k}/{SHARDS}") in (0, 1)
+        return outs
+
+    with FakeOpenAI(_responder) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("EVALBOT_CACHE_SECRET", "shard-test-secret")
+        first = sharded("first")
+        assert len(fake.requests) == 2 * n  # cold caches: every example, both sides, once
+        again = sharded("again")
+        assert len(fake.requests) == 2 * n  # the rerun of the unchanged PR: 0 requests
+        repo.commit({"prompts/big.yaml": _prompt("You answer. Be kind. " + SLOPPY)}, "push")
+        sharded("pushed")
+        assert len(fake.requests) == 3 * n  # a new push: the head side only; base from cache
+    assert main(["merge", *map(str, first), "--out", str(tmp_path / "m1")]) == 1
+    assert main(["merge", *map(str, again), "--out", str(tmp_path / "m2")]) == 1
+    m1 = json.loads((tmp_path / "m1" / "results.json").read_text())
+    m2 = json.loads((tmp_path / "m2" / "results.json").read_text())
+    assert m2["suites"][0]["comparisons"] == m1["suites"][0]["comparisons"]
+    assert m2["suites"][0]["head"]["usage"]["sent"] == 0
+    assert m2["suites"][0]["head"]["usage"]["cache_hits"] == n

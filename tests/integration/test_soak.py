@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from evalbot.cli import main
+from evalbot.report import results_io
 from tests.fakes.openai_server import FakeOpenAI, Faults
 from tests.gitrepo import Repo
 
@@ -85,7 +86,7 @@ def _diff(repo: Repo, out: Path, cache: Path, fake: FakeOpenAI, monkeypatch) -> 
     argv += ["--cache-scope", "soak", "--concurrency", "32"]
     code = main([*argv, "--out", str(out), "--cache-dir", str(cache)])
     assert code == 1  # the terse prompt regresses: the gate fails, the run completes
-    return json.loads((out / "results.json").read_text())
+    return results_io.load_full(out).model_dump(mode="json")  # with the outputs file
 
 
 def _answers(result: dict[str, Any]) -> dict[str, Any]:

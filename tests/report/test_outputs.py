@@ -4,7 +4,7 @@ import math
 import pytest
 
 from evalbot.records import RunResult
-from evalbot.report import render_comment, write_outputs
+from evalbot.report import render_comment, results_io, write_outputs
 from tests.report.factories import make_comparison, make_result, make_side, make_suite
 
 
@@ -20,14 +20,21 @@ def test_writes_the_three_files_atomically(tmp_path):
     out = tmp_path / "out" / "nested"
     write_outputs(result, out, check_name="evals")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["comment.md", "junit.xml", "report.html", "results.json"]
+    assert names == ["comment.md", "junit.xml", "outputs.jsonl.gz", "report.html", "results.json"]
     text = (out / "results.json").read_text(encoding="utf-8")
     strict_json(text)
-    assert RunResult.model_validate_json(text) == result
+    written = RunResult.model_validate_json(text)
+    assert written.format_version == 2 and written.outputs_file is not None
+    assert written.suites[0].head.outputs == []  # texts live in the outputs file
+    back = results_io.load_full(out)
+    assert back.suites[0].head.outputs == result.suites[0].head.outputs
+    assert back.suites[0].head.score_details == result.suites[0].head.score_details
+    assert back.model_dump(exclude={"suites", "format_version", "outputs_file"}) == (
+        result.model_dump(exclude={"suites", "format_version", "outputs_file"})
+    )
     assert (out / "comment.md").read_text(encoding="utf-8") == render_comment(
         result, check_name="evals"
     )
-    assert text.startswith("{\n  ")  # indent 2
 
 
 def test_results_json_is_strict_even_with_nan_and_infinity(tmp_path):

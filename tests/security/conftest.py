@@ -7,6 +7,7 @@ committed files under ``.evalbot/``) but not the workflow: its inputs and ``env:
 
 from __future__ import annotations
 
+import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pytest
 
 from evalbot.github import action
 from evalbot.records import RunResult
+from evalbot.report import results_io
 from tests.action.conftest import (
     PR,
     REPO,
@@ -93,7 +95,7 @@ class Outcome:
 
     @property
     def result(self) -> RunResult:
-        return RunResult.model_validate_json(self.results_path.read_text())
+        return results_io.load_full(self.results_path.parent)  # with the outputs file
 
     @property
     def results_path(self) -> Path:
@@ -111,11 +113,18 @@ class Outcome:
         parts = [log, Path(self.env["GITHUB_STEP_SUMMARY"]).read_text()]
         parts.append(Path(self.env["GITHUB_OUTPUT"]).read_text())
         out = self.ws.root / "evalbot-results"
-        parts += [p.read_text() for p in sorted(out.glob("*")) if p.is_file()]
+        parts += [_text(p) for p in sorted(out.glob("*")) if p.is_file()]
         parts += [c["body"] for c in self.github.comments_on(REPO, PR)]
         parts += [repr(c) for c in self.github.check_runs.values()]
         parts += [repr(s) for s in getattr(self.github, "statuses", [])]
         return "\n".join(parts)
+
+
+def _text(path: Path) -> str:
+    """A written file as text; the outputs file decompressed (it holds the model outputs)."""
+    if path.suffix == ".gz":
+        return gzip.decompress(path.read_bytes()).decode("utf-8")
+    return path.read_text()
 
 
 def run_action(env: dict[str, str], ws: Workspace, github: FakeGitHub) -> Outcome:

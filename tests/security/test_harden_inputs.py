@@ -4,6 +4,7 @@ exit 2 with one line naming the file."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,14 @@ import pytest
 
 from evalbot.cli.app import main
 from tests.security.harden_repo import config, error_lines, evalbot, make_repo
+
+
+def _text(path: Path) -> str:
+    """A written file as text (the outputs file decompressed: it holds the model outputs)."""
+    if path.suffix == ".gz":
+        return gzip.decompress(path.read_bytes()).decode("utf-8")
+    return path.read_text()
+
 
 CANARY = "canary-secret-6f1d"
 
@@ -26,7 +35,7 @@ def test_work_tree_symlink_to_proc_environ_is_never_read(tmp_path: Path, capsys,
     assert code == 2
     [line] = error_lines(capsys.readouterr().err)
     assert "prompts/x.md" in line and "symbolic link leading out of the repository" in line
-    assert not any(CANARY in p.read_text() for p in out.glob("*") if p.is_file())
+    assert not any(CANARY in _text(p) for p in out.glob("*") if p.is_file())
 
 
 def test_work_tree_symlink_inside_the_repository_still_works(tmp_path: Path, capsys):

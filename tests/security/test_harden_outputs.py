@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from evalbot.cli.app import main
+from evalbot.report import results_io
 from evalbot.run.providers import MAX_RESPONSE_BYTES
 from tests.fakes.openai_server import FakeOpenAI
 from tests.security.harden_repo import config, error_lines, evalbot, make_repo
@@ -26,8 +27,7 @@ def _golden(evil_question: str) -> str:
 
 
 def _head(out: Path) -> dict:
-    result = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    return result["suites"][0]["head"]
+    return results_io.load_full(out).suites[0].head.model_dump(mode="json")  # with the outputs
 
 
 def _of(head: dict, metric: str, example: str) -> tuple[float | None, dict]:

@@ -496,6 +496,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         history.add_arguments(history_parser)
         history_parser.set_defaults(handler=history.run)
 
+    plan_parser = sub.add_parser("plan", help="which suites a change affects (no model call)")
+    if command in (None, "plan"):
+        from evalbot.cli import plan
+
+        plan.add_arguments(plan_parser)
+        plan_parser.set_defaults(handler=plan.run)
     init_parser = sub.add_parser(
         "init", help="write a starter evalbot.yml, model, golden sets and workflow"
     )

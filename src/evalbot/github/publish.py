@@ -1,8 +1,9 @@
 """Publishing a ``RunResult`` to GitHub (sticky comment, check run or status, annotations, job
 summary, step outputs) and ``evalbot publish``, the privileged half of the fork-safe pair.
 
-``evalbot publish`` reads ``results.json`` from an artifact that an unprivileged workflow run
-uploaded: it is untrusted data. It is size-capped and schema-validated, its head SHA must equal the
+``evalbot publish`` reads ``results.json`` (and its outputs file, for the flipped examples' outputs)
+from an artifact that an unprivileged workflow run uploaded: it is untrusted data. Both are
+size-capped and schema-validated (``evalbot.report.results_io``), its head SHA must equal the
 one GitHub reports for the run, the comment is re-rendered from the validated record (the
 artifact's ``comment.md`` is never read), and a fork's "pass" is reported as "neutral" because a
 fork controls the workflow that produced it.
@@ -16,8 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
-
-from pydantic import ValidationError
 
 from evalbot.errors import (
     CheckMissing,
@@ -59,9 +58,9 @@ __all__ = [
     "publish_command",
     "publish_result",
     "run_publish",
+    "with_outputs",
 ]
 
-MAX_RESULTS_BYTES = 64 * 1024 * 1024
 COMMENT_LIMIT = 65_536
 CHECK_SUMMARY_LIMIT = 65_535
 STATUS_DESCRIPTION_LIMIT = 140
@@ -381,24 +380,35 @@ def finish_step(
 
 def load_results(results_dir: Path) -> RunResult:
     """Read ``results.json`` from an artifact: capped in size, validated against the schema."""
-    path = Path(results_dir) / "results.json"
+    from evalbot.report import results_io
+
+    return results_io.load_results(results_dir)
+
+
+def with_outputs(result: RunResult, results_dir: Path, commands: WorkflowCommands) -> RunResult:
+    """The flipped examples' outputs, read from the artifact's outputs file for the comment.
+
+    The verdict comes from results.json alone. An outputs file that is missing, too large (a
+    compression bomb), corrupt or not the one results.json names is said in the comment and
+    on one error line, and a pass (or neutral) becomes an error: an artifact evalbot cannot
+    vouch for never passes the check.
+    """
+    from evalbot.report import results_io
+
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError("no results.json here", file=str(results_dir)) from exc
-    if not path.is_file() or size > MAX_RESULTS_BYTES:
-        raise InputError(
-            f"results.json is larger than {MAX_RESULTS_BYTES // 2**20} MiB or not a file",
-            file=str(path),
+        return results_io.with_flipped_outputs(result, results_dir)
+    except results_io.OutputsProblem as exc:
+        line = f"the results artifact's outputs file cannot be used: {exc.render()}"
+        commands.error(line, title="evalbot publish")
+        note = (
+            f"⚠️ The per-example outputs file ({results_io.OUTPUTS_NAME}) of these results "
+            f"could not be read ({exc.message}): flipped examples are listed without outputs, "
+            "and the check cannot pass."
         )
-    try:
-        return RunResult.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "(top level)"
-        raise InputError(
-            f"not an evalbot results.json: {where}: {first.get('msg')}", file=str(path)
-        ) from exc
+        verdict = "error" if result.verdict in ("pass", "neutral") else result.verdict
+        return result.model_copy(
+            update={"verdict": verdict, "notes": [*result.notes, note]},
+        )
 
 
 def _vouch(result: RunResult, event: EventContext, commands: WorkflowCommands) -> RunResult:
@@ -486,6 +496,7 @@ def run_publish(
         settings = ActionSettings.from_environ(env)
         event = load_event(env)
         result = _vouch(load_results(results_dir), event, commands)
+        result = with_outputs(result, results_dir, commands)
         head_sha = event.head_sha
         assert head_sha is not None  # _vouch checked it
         publisher = make_publisher(

@@ -1,6 +1,7 @@
 """``evalbot merge``: combine shard results (same suites, disjoint examples), redo the statistics.
 
-Works from results.json records alone, so the shards may run on different machines.
+Works from the shards' results directories alone (results.json and its outputs file), so the
+shards may run on different machines.
 """
 
 from __future__ import annotations
@@ -19,21 +20,16 @@ from evalbot.pipeline.judge_calibration import CalibrationUse
 from evalbot.pipeline.slices import with_slices
 from evalbot.pipeline.suite import with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
+from evalbot.report.results_io import load_full
 
 __all__ = ["check_shards_match", "merge_results"]
 
 
 def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
     """Combine shard results (same suites, disjoint examples) and redo the statistics."""
-    parts = []
-    for directory in directories:
-        path = directory / "results.json"
-        try:
-            parts.append(RunResult.model_validate_json(path.read_text(encoding="utf-8")))
-        except FileNotFoundError as exc:
-            raise UserError("no results.json here", file=str(directory)) from exc
-        except ValueError as exc:
-            raise UserError(f"not a results.json of evalbot: {exc}", file=str(path)) from exc
+    # Shard results are artifacts of other jobs: read as untrusted (capped, validated, the
+    # outputs file streamed and checked against its results.json).
+    parts = [load_full(directory) for directory in directories]
     if not parts:
         raise UserError("evalbot merge needs at least one results directory")
     check_shards_match(parts, directories)
@@ -92,6 +88,8 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             "suites": suites,
             "verdict": verdict_of(suites),
             "notes": [*first.notes, f"Merged from {len(parts)} shard result(s)."],
+            # The outputs are in memory now; writing the merge makes its own outputs file.
+            "outputs_file": None,
         }
     )
     return finish_run(result, options)

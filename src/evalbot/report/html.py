@@ -19,7 +19,6 @@ cut said on the page; results.json keeps everything.
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import html
 import json
@@ -34,9 +33,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from evalbot.errors import InputError, UserError
+from evalbot.errors import UserError
 from evalbot.fsio import write_atomic
 from evalbot.records import Completion, GateStatus, RunResult, SideRun, SuiteResult, SuiteStatus
 from evalbot.report.forest import TONES, forest_svg, tone
@@ -85,8 +82,7 @@ MAX_EXAMPLES = 1_000
 """Examples shown per suite: at most ~2 × 1,000 × 2,000 characters of output text per suite,
 a few MB of HTML, however large the golden set."""
 OUTPUTS_JSONL = "outputs.jsonl.gz"
-"""Per-example outputs moved out of results.json (a later format): read when present."""
-MAX_RESULTS_BYTES = 1024 * 2**20
+"""Per-example outputs next to results.json (format 2; ``evalbot.report.results_io``)."""
 
 _UNSAFE = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -179,23 +175,11 @@ def example_rows(result: RunResult) -> list[ExampleRow]:
 
 
 def load_results(results_dir: Path) -> RunResult:
-    """results.json of a results directory, with one clear line for each way it can be wrong."""
-    path = Path(results_dir) / "results.json"
-    hint = "pass the directory evalbot diff/run/merge wrote (--out), e.g. evalbot-results"
-    try:
-        size = path.stat().st_size
-    except OSError:
-        raise InputError("no results.json here", file=str(results_dir), hint=hint) from None
-    if not path.is_file() or size > MAX_RESULTS_BYTES:
-        raise InputError("results.json is not a file or larger than 1 GiB", file=str(path))
-    try:
-        return RunResult.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "(top level)"
-        raise InputError(
-            f"not an evalbot results.json: {where}: {first.get('msg')}", file=str(path), hint=hint
-        ) from None
+    """results.json of a results directory, with one clear line for each way it can be wrong
+    (``results_io.load_results``: size-capped, parsed safely, validated)."""
+    from evalbot.report import results_io
+
+    return results_io.load_results(results_dir)
 
 
 def load_example_rows(
@@ -203,64 +187,21 @@ def load_example_rows(
 ) -> tuple[RunResult, list[ExampleRow]]:
     """The one place the report reads per-example data from a results directory.
 
-    Today the outputs and scores are inside results.json. When a side in it has none but an
-    ``outputs.jsonl.gz`` lies next to it (outputs moved out of results.json), its lines are read
-    as ``{"suite", "side", "example_id", "outputs": [Completion...], "scores": {metric: [...]}}``;
-    a file of another shape is not an error: the examples are then left out and the page says so.
+    Through ``results_io``: outputs inline in results.json (format 1) or in the
+    ``outputs.jsonl.gz`` next to it (format 2), checked against results.json. An outputs file
+    that cannot be used is not an error for the page: the examples are then left out and the
+    page says why.
     """
+    from evalbot.report import results_io
+
     results_dir = Path(results_dir)
     result = result if result is not None else load_results(results_dir)
-    jsonl = results_dir / OUTPUTS_JSONL
-    if _missing_outputs(result) and jsonl.is_file():
-        filled = _fill_from_jsonl(result, jsonl)
-        if filled is None:
-            note = f"Per-example outputs are in {OUTPUTS_JSONL}, which this page cannot read."
-            result = result.model_copy(update={"notes": [*result.notes, note]})
-        else:
-            result = filled
+    try:
+        result = results_io.hydrate(result, results_dir)
+    except results_io.OutputsProblem as exc:
+        note = f"Per-example outputs are in {OUTPUTS_JSONL}, which this page cannot read: {exc}"
+        result = result.model_copy(update={"notes": [*result.notes, note]})
     return result, example_rows(result)
-
-
-def _missing_outputs(result: RunResult) -> bool:
-    return any(
-        side is not None and side.example_ids and not side.outputs
-        for suite in result.suites
-        for side in (suite.base, suite.head)
-    )
-
-
-def _fill_from_jsonl(result: RunResult, path: Path) -> RunResult | None:
-    found: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                item = json.loads(line)
-                key = (str(item["suite"]), str(item["side"]))
-                eid = str(item.get("example_id", item.get("id")))
-                found.setdefault(key, {})[eid] = item
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    suites = []
-    try:
-        for suite in result.suites:
-            update = {}
-            for name in ("base", "head"):
-                side: SideRun | None = getattr(suite, name)
-                items = found.get((suite.name, name), {})
-                if side is None or side.outputs or not items:
-                    continue
-                blank: dict[str, Any] = {}
-                rows = [items.get(eid, blank) for eid in side.example_ids]
-                outputs = [[Completion(**c) for c in r.get("outputs", [])] for r in rows]
-                metrics = dict.fromkeys(m for r in rows for m in r.get("scores", {}))
-                scores = {m: [list(r.get("scores", {}).get(m, [])) for r in rows] for m in metrics}
-                update[name] = side.model_copy(update={"outputs": outputs, "scores": scores})
-            suites.append(suite.model_copy(update=update) if update else suite)
-    except (ValidationError, TypeError, AttributeError, ValueError):
-        return None
-    return result.model_copy(update={"suites": suites})
 
 
 # --- rendering ----------------------------------------------------------------------------------

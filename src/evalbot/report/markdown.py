@@ -258,6 +258,12 @@ class Examples:
         completion: Completion | None = None
         if i is not None and i < len(run.outputs) and run.outputs[i]:
             completion = run.outputs[i][0]
+        elif i is not None and len(run.outputs) != len(run.example_ids):
+            # Results read back without their outputs file: the first samples of the flipped
+            # examples were read from it, or it could not be (a note says why).
+            completion = self.suite.flipped_outputs.get(run.side, {}).get(eid)
+            if completion is None:
+                return f"{label}: not shown here (it is in the results' outputs.jsonl.gz)"
         if completion is None:
             return f"{label}: not run on this side"
         if completion.ok:

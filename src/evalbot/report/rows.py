@@ -168,6 +168,8 @@ def usage_figures(run: SideRun) -> UsageFigures:
 def error_reasons(run: SideRun) -> list[tuple[str, int, str]]:
     """The distinct reasons the side's model calls failed: (reason, calls, one example id),
     most frequent first. A rate says how often; this says why."""
+    if len(run.outputs) != len(run.example_ids):  # read back compact: the kept reasons
+        return [(r.reason, r.calls, r.example) for r in run.error_reasons]
     seen: dict[str, list] = {}
     for example_id, row in zip(run.example_ids, run.outputs, strict=False):
         for completion in row:
@@ -184,7 +186,7 @@ def reason_note(run: SideRun, *, shown: int = 3) -> str:
     if not reasons:
         return ""
     parts = [f"{count:,}× {reason} (e.g. example {example})" for reason, count, example in reasons]
-    more = len(parts) - shown
+    more = max(len(parts), run.error_reason_kinds) - shown
     text = "; ".join(parts[:shown]) + (f"; and {more} other reasons" if more > 0 else "")
     return f"Why {run.side} calls failed: {text}."
 

@@ -7,15 +7,25 @@ Two workloads by default (issue 12): 1,000 examples x 2 sides at concurrency 16 
 latency, and 10,000 x 2 at concurrency 64 with 20 ms. For each, the same requests (distinct
 prompts, so nothing is de-duplicated) go through
 
-* ``bare``: plain ``httpx.AsyncClient`` (connection pool sized to the concurrency, a semaphore,
-  ``json.loads`` of each answer) — what the machine and the fake server allow at best;
-* ``evalbot``: one ``ModelRunner`` with a fresh on-disk cache, then a second pass over the warm
-  cache, which must send nothing.
+* ``bare``: a plain ``AsyncClient`` of the HTTP library the openai SDK runs on (``httpx2``
+  from openai 3; connection pool sized to the concurrency, a semaphore, ``json.loads`` of each
+  answer) — what the machine, the HTTP stack and the fake server allow at best;
+* ``evalbot``: one ``ModelRunner`` with a fresh signed on-disk cache, then a second pass over the
+  warm cache, which must send nothing.
 
 The floor is requests x latency / concurrency, the time a perfect client would take. Both
-clients run against the same fake server (a child process, as a real endpoint is on another
-machine), each in a fresh interpreter so that its peak RSS is its own. On a shared, loaded
-machine the bare client's ratio says how much of evalbot's is the machine: compare the two.
+clients run against the same fake endpoint in a child process (as a real endpoint is on another
+machine), each client in a fresh interpreter so that its peak RSS is its own; CPU per request is
+the client process's CPU while the requests run (imports are start-up, not per request). On a
+shared, loaded machine the bare client's ratio says how much of evalbot's is the machine:
+compare the two.
+
+The endpoint is a raw asyncio server (``_Endpoint``): a timer per request on one event loop,
+one write per answer. The tests' fake (``--server threaded``: ``http.server``, a thread per
+connection) is not fit for this: at concurrency 64 its threads queue for the GIL after every
+``sleep`` and the server, not the client, sets the pace. So did the bare client's first HTTP
+library: plain ``httpx`` 0.28 (httpcore 1) checks every pooled connection on every request,
+which at 64 connections cost more CPU per request than evalbot's whole path on ``httpx2``.
 ``--repeat N`` alternates the clients N times and prints medians.
 """
 
@@ -26,6 +36,7 @@ import asyncio
 import json
 import multiprocessing
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +51,19 @@ WORKLOADS = {1: (1000, 16, 0.05), 2: (10000, 64, 0.02)}
 """Issue 12's two workloads: examples per side, concurrency, latency (s)."""
 
 
-def _serve(latency_s: float, urls: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
+def _serve(
+    latency_s: float, urls: multiprocessing.Queue, stop: multiprocessing.Event, kind: str
+) -> None:
+    if kind == "threaded":
+        _serve_threaded(latency_s, urls, stop)
+    else:
+        asyncio.run(_serve_asyncio(latency_s, urls, stop))
+
+
+def _serve_threaded(
+    latency_s: float, urls: multiprocessing.Queue, stop: multiprocessing.Event
+) -> None:
+    """The tests' fake (``http.server``, one thread per connection): kept for comparison."""
     from tests.fakes.openai_server import FakeOpenAI
 
     with FakeOpenAI(latency_s=latency_s) as fake:
@@ -58,12 +81,99 @@ class _Discard(list):
         return 0
 
 
+class _Endpoint(asyncio.Protocol):
+    """A minimal OpenAI-compatible ``POST /v1/chat/completions`` on raw asyncio.
+
+    The tests' fake runs one thread per connection: at concurrency 64 its 64 threads fight over
+    the GIL (each wakes from its ``sleep`` and waits for the interpreter) and it, not the client,
+    sets the pace, which made the bare client look slower than evalbot. Here the latency is a
+    timer on one event loop, the request is parsed just enough (Content-Length, JSON body) and
+    each answer is one write, so the server costs tens of microseconds per request.
+    """
+
+    latency_s = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.buffer = b""
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            length = 0
+            for line in self.buffer[:head_end].split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
+            answer = self._answer(json.loads(body))
+            asyncio.get_running_loop().call_later(self.latency_s, self._write, answer)
+
+    def _write(self, answer: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+
+    @staticmethod
+    def _answer(body: dict) -> bytes:
+        content = body["messages"][-1]["content"]
+        prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        words = len(content.split())
+        payload = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", ""),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": words,
+                "total_tokens": prompt + words,
+            },
+        }
+        data = json.dumps(payload).encode()
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nx-request-id: req_bench\r\n\r\n"
+        )
+        return head.encode() + data
+
+
+async def _serve_asyncio(
+    latency_s: float, urls: multiprocessing.Queue, stop: multiprocessing.Event
+) -> None:
+    _Endpoint.latency_s = latency_s
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Endpoint, "127.0.0.1", 0, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    urls.put(f"http://127.0.0.1:{port}/v1")
+    await loop.run_in_executor(None, stop.wait)
+    server.close()
+
+
 def _prompts(n: int) -> list[str]:
     return [f"{side} example {i}" for side in ("base", "head") for i in range(n)]
 
 
 async def _bare(base_url: str, n: int, concurrency: int) -> dict:
-    import httpx
+    try:  # the HTTP library the openai SDK (and so evalbot) runs on: httpx2 from openai 3
+        import httpx2 as httpx
+    except ImportError:
+        import httpx  # type: ignore[no-redef]
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     slots = asyncio.Semaphore(concurrency)
@@ -89,7 +199,11 @@ async def _bare(base_url: str, n: int, concurrency: int) -> dict:
     return {"wall": wall, "cpu": cpu, "sent": len(prompts)}
 
 
-async def _evalbot_pass(base_url: str, cache_dir: Path, n: int, concurrency: int) -> dict:
+async def _evalbot_pass(base_url: str, cache_dir: Path | None, n: int, concurrency: int) -> dict:
+    # Imported before the clock starts, as the bare client's httpx is: importing the SDK is
+    # start-up CPU (~0.4 s, its own row in the README), not CPU per request.
+    import openai  # noqa: F401
+
     from evalbot.inputs.config import ModelConfig
     from evalbot.records import Message
     from evalbot.run.cache import ResponseCache
@@ -97,9 +211,8 @@ async def _evalbot_pass(base_url: str, cache_dir: Path, n: int, concurrency: int
 
     env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "test-key"}
     config = ModelConfig(provider="openai", model="bench-model", params={"temperature": 0})
-    runner = ModelRunner(
-        cache=ResponseCache(cache_dir, secret=b"bench"), concurrency=concurrency, env=env
-    )
+    cache = ResponseCache(cache_dir, secret=b"bench") if cache_dir is not None else None
+    runner = ModelRunner(cache=cache, concurrency=concurrency, env=env)
     requests = [build_request(config, [Message(role="user", content=p)]) for p in _prompts(n)]
     try:
         start, cpu = time.perf_counter(), time.process_time()
@@ -129,10 +242,14 @@ def _run_child(kind: str, base_url: str, n: int, concurrency: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _workload(n: int, concurrency: int, latency: float, repeat: int, label: str) -> None:
+def _workload(
+    n: int, concurrency: int, latency: float, repeat: int, label: str, server_kind: str
+) -> None:
     urls: multiprocessing.Queue = multiprocessing.Queue()
     stop = multiprocessing.Event()
-    server = multiprocessing.Process(target=_serve, args=(latency, urls, stop), daemon=True)
+    server = multiprocessing.Process(
+        target=_serve, args=(latency, urls, stop, server_kind), daemon=True
+    )
     server.start()
     try:
         base_url = urls.get(timeout=30)
@@ -149,7 +266,8 @@ def _workload(n: int, concurrency: int, latency: float, repeat: int, label: str)
     median = f"median of {repeat}, " if repeat > 1 else ""
     print(
         f"{label}: {n:,} x 2 = {requests:,} requests, concurrency {concurrency}, "
-        f"latency {latency * 1000:g} ms; floor {floor:.2f} s ({median}server in a child process)"
+        f"latency {latency * 1000:g} ms; floor {floor:.2f} s ({median}{server_kind} server in a "
+        "child process)"
     )
     header = f"  {'client':<8} {'wall':>8} {'wall/floor':>11} {'cpu/request':>12} {'peak RSS':>9}"
     print(f"{header}  sent")
@@ -184,13 +302,19 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency", type=float, default=0.05, help="fake latency, seconds")
     parser.add_argument("--repeat", type=int, default=1, help="runs per client (medians)")
+    parser.add_argument(
+        "--server",
+        choices=("asyncio", "threaded"),
+        default="asyncio",
+        help="the fake endpoint: raw asyncio (default) or the tests' threaded fake",
+    )
     args = parser.parse_args()
     if args.n is not None:
-        _workload(args.n, args.concurrency, args.latency, args.repeat, "custom")
+        _workload(args.n, args.concurrency, args.latency, args.repeat, "custom", args.server)
         return 0
     for number in args.workload or sorted(WORKLOADS):
         n, concurrency, latency = WORKLOADS[number]
-        _workload(n, concurrency, latency, args.repeat, f"workload {number}")
+        _workload(n, concurrency, latency, args.repeat, f"workload {number}", args.server)
     return 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from evalbot.fsio import append_text, ensure_dir, write_atomic
+from evalbot.run.cache import DB_NAME, ResponseCache
 from tests.action.conftest import CONFIG, PR, REPO, Workspace, pr_payload
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
@@ -166,5 +167,6 @@ def _run_action_in_container_layout(base: Path) -> None:
     names = {p.name for p in written}
     assert {"results.json", "comment.md", "junit.xml", "output.txt", "summary.md"} <= names
     # The ten answers are cached (wherever the cache lives: workspace or RUNNER_TEMP).
-    assert sum(p.suffix == ".json" and p.name != "results.json" for p in written) >= 10
+    [db] = [p for p in written if p.name == DB_NAME]
+    assert len(list(ResponseCache(db.parent).keys())) >= 10
     assert _as_runner(repo.root, runner) == []

@@ -14,6 +14,7 @@ import pytest
 from evalbot.cli import main
 from evalbot.github import publish
 from evalbot.records import RunResult, Verdict
+from evalbot.run.cache import ResponseCache
 from tests.action.conftest import PR, REPO, TOKEN, fast_github, parse_outputs
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.openai_server import FakeOpenAI
@@ -189,6 +190,6 @@ def test_dry_run_says_which_suites_would_run_why_and_their_planned_calls_and_cos
     assert planned and float(planned.group(1)) > 0, out
     assert "would run: ticket-triage (triggered by: --all)" in out
     assert "64 examples × 1 sample × 2 sides (base+head) = 128 calls" in out
-    assert not any((tmp_path / "c").rglob("*.json"))  # nothing was asked of a model
+    assert not any(ResponseCache(tmp_path / "c").keys())  # nothing was asked of a model
     comment = (tmp_path / "b" / "comment.md").read_text()
     assert "Planned: 74 examples × 3 samples × 2 sides" in comment

@@ -18,6 +18,7 @@ import yaml
 
 from evalbot.cli import main
 from evalbot.report import results_io
+from evalbot.run.cache import ResponseCache
 from tests.fakes.openai_server import FakeOpenAI, Faults
 from tests.gitrepo import Repo
 
@@ -111,8 +112,11 @@ def _answers(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entries(cache: Path) -> dict[str, str]:
-    assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".json"]  # no temp
-    return {p.name: json.loads(p.read_text())["text"] for p in cache.rglob("*.json")}
+    store = ResponseCache(cache)
+    entries = {key: completion.text or "" for key, completion in store.entries()}
+    store.close()
+    assert len(entries) == len(list(store.keys()))  # every entry whole
+    return entries
 
 
 def _restart_midway(fake: FakeOpenAI, done: threading.Event) -> threading.Thread:

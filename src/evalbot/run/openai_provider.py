@@ -5,8 +5,16 @@ variable *names* the model config gives (``base_url_env``, ``api_key_env``); the
 itself never holds either. The host is checked against ``--allowed-hosts`` before anything is
 sent, so a pull request cannot point the key at another server.
 
-Retries, backoff and ``Retry-After`` are the SDK's (``max_retries``); this module only
-translates what is left afterwards, with two allowances for gateways such as LiteLLM:
+Requests go through the SDK's own HTTP client (its httpx client, pool and timeouts) but are
+built here, once per endpoint for what does not change (URL, headers): the SDK's per-call
+request building (options models copied per attempt, URL merging and header normalisation) cost
+about a third of the client's CPU per call, and at high concurrency that CPU, not the model, sets
+the pace (benchmarks/runner_throughput.py). Retry policy, backoff, ``Retry-After`` and the typed
+errors are still the SDK's: ``_Sender`` asks the client whether to retry (``_should_retry``), how
+long to wait (``_calculate_retry_timeout``, which reads ``Retry-After``/``retry-after-ms``) and
+builds the error (``_make_status_error_from_response``), so what a caller sees is what
+``client.post`` raised. This module only translates what is left after ``max_retries``, with two
+allowances for gateways such as LiteLLM:
 
 * a gateway that renames the upstream's ``Retry-After`` (LiteLLM sends
   ``llm_provider-retry-after``) gets it copied back by a response hook, so the SDK's own backoff
@@ -21,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -76,11 +86,6 @@ _SERVED_BY_HEADER = "x-litellm-model-name"
 """LiteLLM rewrites the body's ``model`` to the alias asked for; this header names the
 deployment that actually answered."""
 
-# Only bearer auth: the SDK's default request options would also attach OPENAI_ADMIN_KEY from the
-# process environment when it is set, and that key has no business going to a model endpoint.
-# Redirects are not followed: the SDK's client follows them by default, which would send the
-# prompt (httpx drops the Authorization header, not the body) to whatever host a 307 names.
-_REQUEST_SECURITY: dict[str, Any] = {"security": {"bearer_auth": True}, "follow_redirects": False}
 _RETRIED_STATUSES = {408, 409, 429}
 """Besides 5xx: the statuses the SDK retries (so an error message can say it did)."""
 # OpenAI-style keys, whole or masked ("sk-proj-abc1****wxyz"), as 401 messages quote them.
@@ -163,13 +168,105 @@ async def _restore_retry_after(response: httpx.Response) -> None:
             headers[name] = value
 
 
+def _http_library(client: object) -> ModuleType:
+    """The httpx flavour the SDK's HTTP client is built on (``httpx2`` for openai 3, ``httpx``
+    before): requests, URLs and timeouts must be that library's own types."""
+    for base in type(client).__mro__:
+        if base.__name__ == "AsyncClient":
+            return sys.modules[base.__module__.partition(".")[0]]
+    raise TypeError(f"not an httpx client: {type(client).__name__}")
+
+
+class _Sender:
+    """``POST /chat/completions`` on one endpoint through the SDK's HTTP client, with the SDK's
+    retry policy, backoff and errors (see the module docstring).
+
+    Only bearer auth is sent: the SDK's default request options would also attach
+    OPENAI_ADMIN_KEY from the process environment when it is set, and that key has no business
+    going to a model endpoint. Redirects are not followed: they would send the prompt (httpx
+    drops the Authorization header, not the body) to whatever host a 307 names.
+    """
+
+    def __init__(self, sdk: AsyncOpenAI, api_key: str) -> None:
+        from openai._models import FinalRequestOptions
+
+        self.sdk = sdk
+        self.http = sdk._client
+        self.lib = _http_library(self.http)
+        self.url = self.lib.URL(f"{str(sdk.base_url).rstrip('/')}/chat/completions")
+        self.headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": sdk.user_agent,
+            "Authorization": f"Bearer {api_key}",
+        }
+        self._retry_options = FinalRequestOptions.construct(method="post", url="/chat/completions")
+        self._timeouts: dict[float, dict[str, Any]] = {}
+        self._timeout_errors: tuple[type[BaseException], ...]
+        self._request_errors: tuple[type[BaseException], ...]
+        try:  # the exception tuples the SDK itself catches (openai 3: httpx2, and httpx)
+            import openai._httpx2 as compat
+
+            self._timeout_errors = compat.timeout_exceptions()
+            self._request_errors = compat.request_exceptions()
+        except ImportError:  # openai 1.x on plain httpx: any other exception is a connection one
+            self._timeout_errors, self._request_errors = (self.lib.TimeoutException,), (Exception,)
+
+    async def post(self, body: bytes, timeout_s: float) -> Any:
+        """The (streamed, unread) 2xx response; else the ``openai`` error ``client.post`` raises.
+
+        Timeouts, transport errors and the statuses the SDK retries (408, 409, 429, 5xx, or as
+        ``x-should-retry`` says) are retried up to ``max_retries`` times, waiting what the SDK
+        would (``Retry-After`` honoured up to its cap, else exponential backoff with jitter).
+        """
+        import openai
+
+        extensions = self._timeouts.get(timeout_s)
+        if extensions is None:
+            extensions = {"timeout": self.lib.Timeout(timeout_s).as_dict()}
+            self._timeouts[timeout_s] = extensions
+        retries = self.sdk.max_retries
+        for attempt in range(retries + 1):
+            remaining = retries - attempt
+            request = self.lib.Request(
+                "POST", self.url, headers=self.headers, content=body, extensions=extensions
+            )
+            try:
+                response = await self.http.send(request, stream=True, follow_redirects=False)
+            except self._timeout_errors as err:
+                if remaining > 0:
+                    await self._wait(remaining, None)
+                    continue
+                raise openai.APITimeoutError(request=request) from err
+            except self._request_errors as err:
+                if remaining > 0:
+                    await self._wait(remaining, None)
+                    continue
+                raise openai.APIConnectionError(request=request) from err
+            if response.is_success:
+                return response
+            if remaining > 0 and self.sdk._should_retry(response):
+                await response.aclose()
+                await self._wait(remaining, response.headers)
+                continue
+            await response.aread()
+            raise self.sdk._make_status_error_from_response(response) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _wait(self, remaining: int, headers: Any) -> None:
+        options = self._retry_options
+        await asyncio.sleep(self.sdk._calculate_retry_timeout(remaining, options, headers))
+
+
 class OpenAIClients:
-    """One ``AsyncOpenAI`` per (base URL, key variable), shared by every model config using it."""
+    """One ``AsyncOpenAI`` per (base URL, key variable), shared by every model config using it,
+    and the ``_Sender`` that posts chat completions through its HTTP client."""
 
     def __init__(self, env: Mapping[str, str], *, max_retries: int) -> None:
         self._env = env
         self.max_retries = max_retries
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
+        self._senders: dict[tuple[str, str], _Sender] = {}
 
     def key(self, endpoint: Endpoint) -> str:
         key = (self._env.get(endpoint.key_env) or "").strip()
@@ -205,7 +302,16 @@ class OpenAIClients:
             )
         return self._clients[slot]
 
+    def sender(self, endpoint: Endpoint) -> _Sender:
+        slot = (endpoint.base_url, endpoint.key_env)
+        sender = self._senders.get(slot)
+        if sender is None:
+            sender = _Sender(self.client(endpoint), self.key(endpoint))
+            self._senders[slot] = sender
+        return sender
+
     async def aclose(self) -> None:
+        self._senders = {}
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
@@ -336,35 +442,26 @@ class OpenAIProvider:
         )
 
     async def complete(self, request: ModelRequest) -> Completion:
-        import httpx
         import openai
 
-        client = self._clients.client(self.endpoint)
+        sender = self._clients.sender(self.endpoint)
         # Params go into the body as written in the model config (temperature, seed,
-        # response_format, provider-specific extras...). The low-level ``post`` is the SDK's own
-        # request path (auth, retries, Retry-After, timeouts, typed errors) without the per-call
-        # TypedDict transform of ``chat.completions.create`` and the response model build: at
-        # high concurrency the client's CPU per call bounds throughput, and those two were about
-        # a third of it (benchmarks/runner_throughput.py).
+        # response_format, provider-specific extras...).
         body = {
             **request.params,
             "model": request.model,
             "messages": [m.model_dump() for m in request.messages],
         }
         body.pop("stream", None)  # one whole answer per call; latency is measured end to end
-        options = {**_REQUEST_SECURITY, "timeout": self.config.timeout_s}
+        # As httpx encodes ``json=``: compact, UTF-8, no NaN.
+        content = json.dumps(
+            body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
         start = time.perf_counter()
         try:
-            # httpx.Response, streamed: the headers tell which deployment answered, and the body
-            # is read here, capped (a 100 MB answer is never held whole).
-            response = await client.post(  # type: ignore[call-overload]  # (1)
-                "/chat/completions",
-                body=body,
-                cast_to=httpx.Response,
-                stream=True,
-                options=options,
-            )
-            # (1) options is the SDK's RequestOptions, a TypedDict it does not export.
+            # Streamed: the headers tell which deployment answered, and the body is read here,
+            # capped (a 100 MB answer is never held whole).
+            response = await sender.post(content, self.config.timeout_s)
         except (
             openai.AuthenticationError,
             openai.PermissionDeniedError,

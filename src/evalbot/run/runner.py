@@ -155,6 +155,7 @@ class ModelRunner:
         self._counters: dict[str, _Counters] = {}
         self._inflight: dict[str, asyncio.Task[Completion]] = {}
         self._providers: dict[tuple[str, str], Provider] = {}
+        self._config_json: dict[int, tuple[ModelConfig, str]] = {}
         self._pools: dict[tuple[str, str], WorkerPool] = {}
         self._clients = OpenAIClients(self.env, max_retries=max_retries)
         self._fatal: EvalbotError | None = None
@@ -188,22 +189,22 @@ class ModelRunner:
             if self.on_call is not None:
                 self.on_call(request.purpose)
             return completion.model_copy(update={"cached": True})
-        task = asyncio.ensure_future(self._resolve(provider, request, counters))
+        task = asyncio.ensure_future(self._resolve(provider, request, counters, key))
         self._inflight[flight] = task
         task.add_done_callback(lambda t: self._landed(flight, t, request.purpose))
         return await asyncio.shield(task)
 
     def is_cached(self, config: ModelConfig, request: ModelRequest) -> bool | None:
         """Whether the cache holds an answer to ``request``, for the plan shown before a run
-        (a file check, not a signature check). None when it cannot be known without the side's
-        code (``python``/``exec``)."""
+        (an existence check, not a signature check). None when it cannot be known without the
+        side's code (``python``/``exec``)."""
         spec = provider_spec(request.provider)
         if not spec.cached or self.cache is None:
             return False
         if spec.runs_user_code:
             return None
         scope = self._provider(config, None).scope
-        return self.cache.path_for(self.cache.key_for(request, scope=scope)).exists()
+        return self.cache.contains(request, scope=scope)
 
     def usage(self, purpose: str = "generate") -> Usage:
         """Counters of one purpose (``generate`` or ``judge``).
@@ -224,6 +225,8 @@ class ModelRunner:
         await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)
         await asyncio.gather(*(p.aclose() for p in pools), return_exceptions=True)
         await self._clients.aclose()
+        if self.cache is not None:
+            self.cache.close()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -248,7 +251,13 @@ class ModelRunner:
             task.exception()  # retrieved here, so a call whose callers all left logs nothing
 
     def _provider(self, config: ModelConfig, workdir: Path | None) -> Provider:
-        slot = (config.model_dump_json(), str(workdir) if workdir is not None else "")
+        # The config's JSON names its provider; dumped once per config object (the same few
+        # objects come back for every request), which is kept alive so its id stays its own.
+        seen = self._config_json.get(id(config))
+        if seen is None or seen[0] is not config:
+            seen = (config, config.model_dump_json())
+            self._config_json[id(config)] = seen
+        slot = (seen[1], str(workdir) if workdir is not None else "")
         provider = self._providers.get(slot)
         if provider is None:
             provider = self._build_provider(config, workdir)
@@ -277,13 +286,13 @@ class ModelRunner:
         return spec.build(config, context, workdir)
 
     async def _resolve(
-        self, provider: Provider, request: ModelRequest, counters: _Counters
+        self, provider: Provider, request: ModelRequest, counters: _Counters, key: str
     ) -> Completion:
         spec = provider_spec(request.provider)
         use_cache = self.cache is not None and spec.cached
         if use_cache:
             assert self.cache is not None
-            hit = self.cache.get(request, scope=provider.scope)
+            hit = self.cache.get(request, scope=provider.scope, key=key)
             if hit is not None:
                 counters.count_hit(hit)
                 self.cache_hits += 1
@@ -329,7 +338,7 @@ class ModelRunner:
             assert self.cache is not None
             # Synchronous on purpose: a write-behind thread measured no faster (it contends for
             # the GIL with the loop), and this way a returned answer is already on disk.
-            self.cache.put(request, completion, scope=provider.scope)
+            self.cache.put(request, completion, scope=provider.scope, key=key)
         return completion
 
     def _count_attempt(self, counters: _Counters, n: int = 1) -> None:

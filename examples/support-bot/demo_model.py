@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import re
 import sys
@@ -165,6 +166,9 @@ def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
 
 def _request_rng(body: dict[str, Any], sample: int | None) -> random.Random:
     key = [body.get("model"), _messages(body), body.get("seed")]
+    night = os.environ.get("DEMO_NIGHT")
+    if night:  # make_history.py: another night's sampling noise (unset for the recorded PR)
+        key.append(f"night-{night}")
     if sample is None and float(body.get("temperature") or 0) > 0:
         fingerprint = json.dumps(key, sort_keys=True)
         with _seen_lock:

@@ -19,8 +19,10 @@ from evalbot.parsing import scrub_surrogates
 __all__ = [
     "AbsoluteCheck",
     "Completion",
+    "DriftResult",
     "ErrorReason",
     "Example",
+    "Flakiness",
     "GateStatus",
     "Message",
     "MetricComparison",
@@ -33,9 +35,11 @@ __all__ = [
     "RunResult",
     "SequentialRun",
     "SideRun",
+    "SliceResult",
     "SuiteResult",
     "SuiteStatus",
     "TokenLogprob",
+    "Trend",
     "Usage",
     "Verdict",
 ]
@@ -72,6 +76,8 @@ class Example(Record):
     metadata: dict[str, Any] = Field(default_factory=dict)
     line: int | None = None
     """1-based line (JSONL/CSV) or item index (YAML) in the golden-set file, for error messages."""
+    slices: list[str] = Field(default_factory=list)
+    """Slices of the golden set the example is in (its ``slice`` and ``tags``)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,6 +387,73 @@ class SuiteStatus(StrEnum):
     ERROR = "error"
 
 
+class DriftResult(Record):
+    """The head compared with the pinned ``gate.baseline`` (the drift budget), per suite."""
+
+    baseline_rev: str
+    baseline_sha: str
+    n: int
+    """Examples paired (the ids the head's golden set shares with the baseline's)."""
+    n_head: int
+    """Examples of the head's golden set in this run."""
+    comparisons: list[MetricComparison] = Field(default_factory=list)
+    """baseline → head, one per metric with ``max_total_drop``; margin = ``max_total_drop``."""
+    gate: GateStatus = GateStatus.PASS
+    notes: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    judge_usage: Usage = Field(default_factory=Usage)
+    budgets: dict[str, float] = Field(default_factory=dict)
+    """Metric → ``max_total_drop`` as applied (the stricter of base and head in the action)."""
+    example_ids: list[str] = Field(default_factory=list)
+    scores: dict[str, list[list[float | None]]] = Field(default_factory=dict)
+    """The baseline side's scores of the budgeted metrics (``merge`` recomputes from these)."""
+
+
+class SliceResult(Record):
+    """One blocking metric on one slice of the golden set (``tags`` / ``slice`` of its rows)."""
+
+    slice: str
+    comparison: MetricComparison
+    """head − base on the slice's examples; ``p_adjusted`` is Holm over the metric's slices."""
+    named: bool = False
+    """A ``metric@slice`` threshold names it: it gates (fails when regressed)."""
+    flagged: bool = False
+    """Regressed beyond its margin after the multiplicity adjustment."""
+
+
+class Flakiness(Record):
+    """How much each example's scores vary with identical inputs (several samples of one side).
+
+    An example's score is the mean absolute difference between two of its samples (for a
+    pass/fail metric: the chance that two runs on the same input disagree); only examples that
+    varied are listed."""
+
+    samples: int
+    source: str
+    """"this run", or the revision of main whose ``evalbot run --samples K`` recorded it."""
+    n: int
+    scores: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """metric → example id → score (> 0)."""
+    discordance: dict[str, float] = Field(default_factory=dict)
+    """metric → mean score over all examples: the share of examples expected to change outcome
+    between two runs of the same prompt (the noise floor of the discordance)."""
+    sd_delta: dict[str, float] = Field(default_factory=dict)
+    """metric → SD of the per-example change between two single runs of the same prompt."""
+
+
+class Trend(Record):
+    """One metric's recent values on main (the data branch's history), for the sparkline."""
+
+    metric: str
+    values: list[float]
+    """The last values recorded on main, oldest first."""
+    shas: list[str] = Field(default_factory=list)
+    head: float | None = None
+    """This run's head value, on the same scale."""
+    chart: str | None = None
+    """Where the SVG trend chart is: a URL in the Action, else ``branch:path``."""
+
+
 class SequentialRun(Record):
     """How a sequential (early-stopping) evaluation of one suite went."""
 
@@ -422,6 +495,19 @@ class SuiteResult(Record):
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)
     """Provenance: path → sha256 of the golden set, rubrics and other head-side inputs."""
+    drift: DriftResult | None = None
+    """The head against ``gate.baseline`` (None when no baseline or drift budget is set)."""
+    slices: list[SliceResult] = Field(default_factory=list)
+    """Per-slice comparisons of the blocking metrics, worst first."""
+    slice_members: dict[str, list[str]] = Field(default_factory=dict)
+    """Slice → example ids (so ``merge`` can recompute the slices without the golden set)."""
+    flakiness: Flakiness | None = None
+    """This run's flakiness (samples > 1), for ``evalbot run --samples K`` on main to record."""
+    trends: list[Trend] = Field(default_factory=list)
+    """Main's recent values per metric (read from the history data branch)."""
+    flaky: dict[str, float] = Field(default_factory=dict)
+    """Example id → flakiness score, from this run's samples or main's record: a flip of such an
+    example is marked "likely noise"."""
     judge_calibrations: list[dict[str, Any]] = Field(default_factory=list)
     """Judge calibration records checked for this suite, usable or stale, with their label
     pairs (``evalbot.pipeline.judge_calibration.CalibrationUse``): ``merge`` redoes the

@@ -145,3 +145,25 @@ def test_csv_with_bom_keeps_the_id_column(make_tree):
     assert golden.examples[0].id == "r1"
     assert golden.examples[0].vars == {"question": "hi"}
     assert golden.sha256 == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_tags_and_slice_are_reserved_slice_labels(make_tree):
+    text = (
+        '{"id": "a", "q": "x", "tags": ["lang=de", "tier=pro", "lang=de"], "slice": "topic=x"}\n'
+        '{"id": "b", "q": "y", "tags": "lang=en"}\n'
+        '{"id": "c", "q": "z"}\n'
+    )
+    a, b, c = load_golden(make_tree({"a.jsonl": text}), "a.jsonl").examples
+    assert a.slices == ["topic=x", "lang=de", "tier=pro"] and a.vars == {"q": "x"}
+    assert b.slices == ["lang=en"] and c.slices == []
+    csv_text = 'id,q,tags,slice\nd,w,"[""lang=fr""]",\n'
+    [d] = load_golden(make_tree({"b.csv": csv_text}), "b.csv").examples
+    assert d.slices == ["lang=fr"] and d.vars == {"q": "w"}
+
+
+@pytest.mark.parametrize("row", ['{"q": 1, "tags": {"a": 1}}', '{"q": 1, "slice": ["x"]}'])
+def test_bad_tags_name_the_key_and_line(make_tree, row):
+    with pytest.raises(InputError) as info:
+        load_golden(make_tree({"a.jsonl": row + "\n"}), "a.jsonl")
+    assert "tags" in str(info.value) or "slice" in str(info.value)
+    assert info.value.line == 1

@@ -490,6 +490,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         calibrate.add_arguments(calibrate_parser)
         calibrate_parser.set_defaults(handler=calibrate.run)
 
+    history_parser = sub.add_parser("history", help="main's history on the data branch")
+    if command in (None, "history"):
+        from evalbot.cli import history
+
+        history.add_arguments(history_parser)
+        history_parser.set_defaults(handler=history.run)
+
     plan_parser = sub.add_parser("plan", help="which suites a change affects (no model call)")
     if command in (None, "plan"):
         from evalbot.cli import plan

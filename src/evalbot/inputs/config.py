@@ -163,6 +163,8 @@ class Threshold(_Strict):
     max_drop: float | None = Field(default=None, ge=0)
     """Largest tolerated worsening, in metric units (0 = any significant drop fails)."""
     blocking: bool = True
+    max_total_drop: float | None = Field(default=None, ge=0)
+    """Drift budget: largest tolerated worsening since ``gate.baseline``, in metric units."""
 
     @property
     def margin(self) -> float:
@@ -184,18 +186,41 @@ class Threshold(_Strict):
 
 def _check_fraction_units(metric: str, threshold: Threshold) -> None:
     """Proportions take fractions: ``max_drop: 2`` meant 2 points, ``min: 85`` meant 85 %."""
-    if threshold.max_drop is not None and threshold.max_drop >= 1:
-        raise ValueError(
-            f"thresholds.{metric}.max_drop: {threshold.max_drop:g} is not a fraction; "
-            f"{metric} is a proportion in [0, 1], so a drop is written as a fraction "
-            f"(did you mean {threshold.max_drop / 100:g}?)"
-        )
+    for key in ("max_drop", "max_total_drop"):
+        drop = getattr(threshold, key)
+        if drop is not None and drop >= 1:
+            raise ValueError(
+                f"thresholds.{metric}.{key}: {drop:g} is not a fraction; "
+                f"{metric} is a proportion in [0, 1], so a drop is written as a fraction "
+                f"(did you mean {drop / 100:g}?)"
+            )
     for key in ("min", "max"):
         value = getattr(threshold, key)
         if value is not None and not 0 <= value <= 1:
             raise ValueError(
                 f"thresholds.{metric}.{key}: {value:g} is outside [0, 1]; {metric} is a "
                 f"proportion (did you mean {value / 100:g}?)"
+            )
+
+
+SLICE_SEP = "@"
+"""``correct@lang=de``: the threshold of metric ``correct`` on the slice ``lang=de``."""
+
+
+def _check_slice_thresholds(thresholds: dict[str, Threshold]) -> None:
+    """A slice threshold names a slice and takes only ``max_drop`` and ``blocking``: absolute
+    bounds and the drift budget apply to the whole suite."""
+    for key, threshold in thresholds.items():
+        if SLICE_SEP not in key:
+            continue
+        metric, label = key.split(SLICE_SEP, 1)
+        if not metric or not label:
+            raise ValueError(f"thresholds.{key}: write METRIC@SLICE, e.g. correct@lang=de")
+        extra = [k for k in ("min", "max", "max_total_drop") if getattr(threshold, k) is not None]
+        if extra:
+            raise ValueError(
+                f"thresholds.{key}: a slice threshold takes only max_drop and blocking, not "
+                f"{', '.join(extra)}"
             )
 
 
@@ -213,6 +238,9 @@ class GateConfig(_Strict):
     informational_floor: float = Field(default=0.05, ge=0, lt=1)
     """Practical floor of informational metrics, relative to base: a change whose whole interval
     stays within ±floor·|base| reads "unchanged (below the floor)" (0 turns it off)."""
+    baseline: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+    """Drift budget: the pinned revision (tag, branch or sha) the head is also compared with,
+    against each threshold's ``max_total_drop``."""
     sequential: bool = False
     """Evaluate in seeded random batches and stop when every blocking metric is decided
     (anytime-valid betting tests, evalbot.stats.sequential); ``--sequential`` turns it on too."""
@@ -257,7 +285,8 @@ class SuiteConfig(_Strict):
         if dupes:
             raise ValueError(f"duplicate metric names: {sorted(dupes)}")
         known = set(names) | set(BUILTIN_METRICS)
-        unknown = sorted(set(self.thresholds) - known)
+        _check_slice_thresholds(self.thresholds)
+        unknown = sorted({k.split(SLICE_SEP, 1)[0] for k in self.thresholds} - known)
         if unknown:
             raise ValueError(f"thresholds name unknown metrics {unknown}; known: {sorted(known)}")
         # Which types score fractions is declared by each metric's spec in the score registry,
@@ -265,14 +294,14 @@ class SuiteConfig(_Strict):
         from evalbot.score import proportion_types
 
         p95 = self.thresholds.get("latency_p95_ms")
-        if p95 is not None and p95.max_drop is not None:
+        if p95 is not None and (p95.max_drop is not None or p95.max_total_drop is not None):
             raise ValueError(
                 "thresholds.latency_p95_ms takes only min/max: use latency_ms for max_drop "
                 "(compared per example)"
             )
         fractions = {m.name for m in self.metrics if m.type in proportion_types()} | {"error"}
         for metric, threshold in self.thresholds.items():
-            if metric in fractions:
+            if metric.split(SLICE_SEP, 1)[0] in fractions:
                 _check_fraction_units(metric, threshold)
         return self
 

@@ -1,7 +1,8 @@
 """Golden sets: JSONL, CSV, YAML or JSON files of examples, loaded into ``Example`` records.
 
 One object per example. Reserved keys are lifted out of the row (``id``, ``expected``, ``group``,
-``context``, ``metadata``); every other key becomes a template variable in ``Example.vars``.
+``context``, ``metadata``, ``tags``, ``slice``); every other key becomes a template variable in
+``Example.vars``.
 
 ``Example.line`` is the 1-based line of the row (JSONL, CSV) or the 1-based item index (YAML and
 JSON lists). Every problem raises ``InputError`` naming the file, the line and the fix.
@@ -25,7 +26,7 @@ from evalbot.records import Example
 
 __all__ = ["RESERVED_KEYS", "SUPPORTED_EXTENSIONS", "GoldenSet", "derive_id", "load_golden"]
 
-RESERVED_KEYS = ("id", "expected", "group", "context", "metadata")
+RESERVED_KEYS = ("id", "expected", "group", "context", "metadata", "tags", "slice")
 MAX_GOLDEN_BYTES = 256 * 1024 * 1024
 
 _FORMATS = {
@@ -272,8 +273,10 @@ def _example(row: dict[str, Any], *, line: int, where: str, at: Where, csv_cells
     elif not isinstance(metadata, dict):
         raise bad("metadata", "a mapping", metadata)
 
+    slices = _slice_labels(row, bad)
     return Example(
         id=example_id,
+        slices=slices,
         vars={k: v for k, v in row.items() if k not in RESERVED_KEYS},
         expected=row.get("expected"),
         group=group or None,
@@ -283,14 +286,34 @@ def _example(row: dict[str, Any], *, line: int, where: str, at: Where, csv_cells
     )
 
 
+def _slice_labels(row: dict[str, Any], bad: Any) -> list[str]:
+    """``slice`` (one label) and ``tags`` (a list): the slices the example belongs to."""
+    labels: list[str] = []
+    one = row.get("slice")
+    if one is not None and one != "":
+        if isinstance(one, bool) or not isinstance(one, str | int):
+            raise bad("slice", "a string", one)
+        labels.append(str(one).strip())
+    tags = row.get("tags")
+    if isinstance(tags, str):
+        tags = [tags] if tags.strip() else []
+    if tags is not None and not (
+        isinstance(tags, list)
+        and all(isinstance(t, str | int) and not isinstance(t, bool) for t in tags)
+    ):
+        raise bad("tags", "a list of strings", tags)
+    labels += [str(t).strip() for t in tags or []]
+    return [label for label in dict.fromkeys(labels) if label]
+
+
 def _parse_csv_cells(row: dict[str, str], *, where: str, at: Where) -> dict[str, Any]:
     """CSV cells are strings; empty reserved cells mean "absent", and ``context``, ``metadata``
     and ``expected`` holding JSON (``[...]``, ``{...}``) are parsed."""
     out: dict[str, Any] = dict(row)
-    for key in ("id", "group", "context", "metadata", "expected"):
+    for key in ("id", "group", "context", "metadata", "expected", "tags", "slice"):
         if key in out and out[key].strip() == "":
             out[key] = None
-    for key in ("context", "metadata", "expected"):
+    for key in ("context", "metadata", "expected", "tags"):
         cell = out.get(key)
         if not isinstance(cell, str) or cell.strip()[:1] not in ("[", "{"):
             continue

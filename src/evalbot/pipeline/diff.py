@@ -40,6 +40,7 @@ from evalbot.startup import resume_collection
 from evalbot.trust import code_environment
 
 if TYPE_CHECKING:
+    from evalbot.pipeline.drift import DriftPlan
     from evalbot.pipeline.suite import PreparedSuite
     from evalbot.report.progress import Progress
 
@@ -136,7 +137,7 @@ def finish_run(
     counters) replaces the per-side totals after a stop: requests sent by suites that never
     finished have no side to be counted in, yet they reached the endpoint."""
     evaluated = [s for s in result.suites if s.status != SuiteStatus.SKIPPED]
-    sides = [side for s in evaluated for side in (s.base, s.head) if side is not None]
+    sides = [side for s in evaluated for side in (s.base, s.head, s.drift) if side is not None]
     usage = Usage.total([s.usage for s in sides])
     judge_usage = Usage.total([s.judge_usage for s in sides])
     if spent is not None:
@@ -257,10 +258,23 @@ def run_diff(
     resume_collection()  # a run allocates for long: collect as usual (see evalbot.startup)
     import asyncio
 
+    from evalbot.history.attach import open_history
+    from evalbot.pipeline.drift import evaluate_drift, open_baseline, prepare_drift
+    from evalbot.pipeline.flaky import observed_noise, with_flakiness
     from evalbot.pipeline.plan import plan_suites
+    from evalbot.pipeline.power_warning import with_power_warning
+    from evalbot.pipeline.slices import slice_members, with_slices
     from evalbot.pipeline.suite import finish_suite, generate_suite, prepare_suite
     from evalbot.run.cache import ResponseCache
     from evalbot.run.runner import ModelRunner
+
+    # The drift budget's baseline (an unknown revision stops the run before any call) and
+    # main's history (read only).
+    baseline_notes: list[str] = []
+    baseline = open_baseline(config.gate, git, options.config_path, baseline_notes)
+    if baseline_notes:
+        result = result.model_copy(update={"notes": [*result.notes, *baseline_notes]})
+    history = open_history(options.repo_root, env)
 
     policy = options.policy
     cache_dir = options.cache_dir or options.repo_root / ".evalbot" / "cache"
@@ -301,7 +315,38 @@ def run_diff(
                 )
                 for s in chosen
             ]
+            drift_of = {id(p): prepare_drift(p, baseline, options, env) for p in prepared}
             _admit(prepared, options, env, base_config=base_config, base_tree=base_tree)
+
+            async def beyond(
+                suite: PreparedSuite, finished: SuiteResult, drift: DriftPlan | None
+            ) -> SuiteResult:
+                """Slices, flaky examples, main's trend, the power warning, the drift budget."""
+                finished = with_slices(
+                    finished,
+                    slice_members(suite.examples),
+                    suite.selection.suite.thresholds,
+                    gate=config.gate,
+                    seed=options.seed,
+                )
+                main_flaky = history.flakiness(finished.name)
+                finished = history.with_trends(with_flakiness(finished, main_flaky))
+                finished = with_power_warning(
+                    finished,
+                    suite.selection.suite.thresholds,
+                    alpha=config.gate.alpha,
+                    observed=observed_noise(main_flaky, finished),
+                )
+                return await evaluate_drift(
+                    finished,
+                    suite,
+                    drift,
+                    baseline=baseline,
+                    runner=runner,
+                    gate=config.gate,
+                    seed=options.seed,
+                )
+
             if progress is not None:
                 progress.plan(plan_suites(prepared, runner), max_cost_usd=options.max_cost_usd)
                 runner.on_call = lambda purpose: progress.call_done(purpose, runner)
@@ -313,11 +358,10 @@ def run_diff(
                 for one in fixed_n:
                     one.notes.append(SEQUENTIAL_CALIBRATION_NOTE)
                 for one in (p for p in prepared if not p.calibrations):
-                    done.append(
-                        await evaluate_sequentially(
-                            one, config=config, head_tree=head_tree, runner=runner, options=options
-                        )
+                    stopped = await evaluate_sequentially(
+                        one, config=config, head_tree=head_tree, runner=runner, options=options
                     )
+                    done.append(await beyond(one, stopped, drift_of[id(one)]))
                 prepared = fixed_n
             generated = await asyncio.gather(*(generate_suite(p, runner) for p in prepared))
             for suite, suite_generated in zip(prepared, generated, strict=True):
@@ -329,7 +373,7 @@ def run_diff(
                     runner=runner,
                     options=options,
                 )
-                done.append(finished)
+                done.append(await beyond(suite, finished, drift_of[id(suite)]))
         finally:
             if progress is not None:
                 progress.close()

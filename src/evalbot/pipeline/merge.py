@@ -14,8 +14,10 @@ from evalbot.inputs.config import GateConfig, Threshold
 from evalbot.options import DiffOptions
 from evalbot.pipeline.analyze import analyze_suite
 from evalbot.pipeline.diff import finish_run, verdict_of
+from evalbot.pipeline.drift import merge_drift, with_drift
 from evalbot.pipeline.evaluate import served_by, usage_of
 from evalbot.pipeline.judge_calibration import CalibrationUse
+from evalbot.pipeline.slices import with_slices
 from evalbot.pipeline.suite import with_pairwise_diagnostics
 from evalbot.records import RunResult, SideRun, SuiteResult, SuiteStatus, Usage
 from evalbot.report.results_io import load_full
@@ -52,21 +54,31 @@ def merge_results(directories: list[Path], options: DiffOptions) -> RunResult:
             seed=first.seed,
             calibrations=[CalibrationUse.model_validate(c) for c in template.judge_calibrations],
         )
+        drift = merge_drift(pieces, head, template.metrics, gate=gate, seed=first.seed)
+        members = {
+            k: [e for s in pieces for e in s.slice_members.get(k, [])] for k in _labels(pieces)
+        }
         suites.append(
-            template.model_copy(
-                update={
-                    "base": base,
-                    "head": head,
-                    "comparisons": with_pairwise_diagnostics(analysis.comparisons, head),
-                    "absolute": analysis.absolute,
-                    "gate": analysis.gate,
-                    "flipped": analysis.flipped,
-                    "values": analysis.values,
-                    "flipped_inputs": {k: v for s in pieces for k, v in s.flipped_inputs.items()},
-                    "notes": list(dict.fromkeys(n for s in pieces for n in s.notes)),
-                }
+            with_drift(
+                template.model_copy(
+                    update={
+                        "base": base,
+                        "head": head,
+                        "comparisons": with_pairwise_diagnostics(analysis.comparisons, head),
+                        "absolute": analysis.absolute,
+                        "gate": analysis.gate,
+                        "flipped": analysis.flipped,
+                        "values": analysis.values,
+                        "flipped_inputs": {
+                            k: v for s in pieces for k, v in s.flipped_inputs.items()
+                        },
+                        "notes": list(dict.fromkeys(n for s in pieces for n in s.notes)),
+                    }
+                ),
+                drift,
             )
         )
+        suites[-1] = with_slices(suites[-1], members, thresholds, gate=gate, seed=first.seed)
     if any(s.status == SuiteStatus.ERROR for s in suites):
         raise EvaluationError("a shard ended in error; re-run it before merging")
     result = first.model_copy(
@@ -211,3 +223,7 @@ def _concat(sides: list[SideRun]) -> SideRun:
             "judge_errors": sum(s.judge_errors for s in sides),
         }
     )
+
+
+def _labels(pieces: list[SuiteResult]) -> list[str]:
+    return list(dict.fromkeys(k for s in pieces for k in s.slice_members))

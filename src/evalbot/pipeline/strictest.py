@@ -26,7 +26,7 @@ def _fmt(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
 
-_THRESHOLD_KEYS = ("min", "max", "max_drop", "blocking")
+_THRESHOLD_KEYS = ("min", "max", "max_drop", "blocking", "max_total_drop")
 
 
 def _loosens(what: str, before: object, after: object) -> str:
@@ -62,7 +62,16 @@ def _stricter_threshold(
         drop = base.max_drop
         if head_margin > base_margin or (not base.implicit_margin and head.implicit_margin):
             notes.append(_loosens(f"{metric} max_drop", _fmt(base.max_drop), _fmt(head.max_drop)))
-    return Threshold(min=low, max=high, max_drop=drop, blocking=blocking)
+    # The drift budget: the smaller is stricter; removing it is loosening it.
+    total = _pick(
+        metric,
+        "max_total_drop",
+        base.max_total_drop,
+        head.max_total_drop,
+        higher_is_stricter=False,
+        notes=notes,
+    )
+    return Threshold(min=low, max=high, max_drop=drop, blocking=blocking, max_total_drop=total)
 
 
 def _pick(
@@ -130,7 +139,18 @@ def stricter_gate(base: GateConfig, head: GateConfig) -> tuple[GateConfig, list[
         notes.append(
             _loosens("gate max_error_rate", _fmt(base.max_error_rate), _fmt(head.max_error_rate))
         )
-    update = {"alpha": alpha, "on_inconclusive": on_inconclusive, "max_error_rate": max_error_rate}
+    # A baseline the PR removes or moves (to a newer, lower revision) forgives drift: any
+    # change of it waits for the merge; adding one where the base had none only tightens.
+    baseline = head.baseline
+    if base.baseline is not None and head.baseline != base.baseline:
+        baseline = base.baseline
+        notes.append(_loosens("gate baseline", base.baseline, head.baseline or "none"))
+    update = {
+        "alpha": alpha,
+        "on_inconclusive": on_inconclusive,
+        "max_error_rate": max_error_rate,
+        "baseline": baseline,
+    }
     if head.sequential != base.sequential:
         # Early stopping trades a little power at the end for spend: the base's choice holds.
         update["sequential"] = base.sequential

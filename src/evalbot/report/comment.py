@@ -16,6 +16,7 @@ from urllib.parse import quote
 from evalbot.options import check_name_problem
 from evalbot.records import RunResult, SuiteResult, SuiteStatus
 from evalbot.report.escape import escape_cell
+from evalbot.report.extras import suite_extras
 from evalbot.report.formatting import plural, usd_total
 from evalbot.report.headline import short_description, tally
 from evalbot.report.judge_notes import with_judge_notes
@@ -104,7 +105,8 @@ class _Document:
         self.head = self._headline(check_name)
         single = result.command == "run"
         self.cores = [
-            suite_core(s, trigger_cap=limits.trigger_cap, single=single) for s in self.suites
+            suite_core(s, trigger_cap=limits.trigger_cap, single=single) + suite_extras(s)
+            for s in self.suites
         ]
         self.notes = [with_judge_notes(suite_notes_block(s), s) for s in self.suites]
         self.examples = {

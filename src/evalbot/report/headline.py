@@ -15,6 +15,7 @@ from evalbot.records import (
     Verdict,
 )
 from evalbot.report.escape import plain
+from evalbot.report.extra_rows import extra_rows
 from evalbot.report.formatting import format_p, plural, scale_for, unit_of
 
 __all__ = ["Tally", "absolute_text", "regressed_rows", "short_description", "tally"]
@@ -91,7 +92,7 @@ def tally(result: RunResult) -> Tally:
             t.errored.append(suite)
         if suite.status != SuiteStatus.ERROR:
             t.evaluated.append(suite)
-        for c in suite.comparisons:
+        for c in [*suite.comparisons, *extra_rows(suite)]:
             if _regressed(c):
                 t.regressions.append((suite, c))
             elif c.gate in (GateStatus.FAIL, GateStatus.WARN):
@@ -112,7 +113,7 @@ def regressed_rows(result: RunResult) -> list[tuple[SuiteResult, MetricCompariso
         (suite, c)
         for suite in result.suites
         if suite.status != SuiteStatus.SKIPPED
-        for c in suite.comparisons
+        for c in [*suite.comparisons, *extra_rows(suite)]
         if _regressed(c)
     ]
 

@@ -21,6 +21,7 @@ from evalbot.records import (
     SuiteStatus,
 )
 from evalbot.report.escape import escape_cell, fenced
+from evalbot.report.flaky import flaky_mark
 from evalbot.report.formatting import (
     DASH,
     Unit,
@@ -243,7 +244,7 @@ class Examples:
                         [escape_cell(metric, limit=60)]
                         + [_score_text(v, unit, higher_is_better=better) for v in values]
                     )
-            head = f"**{number}. {escape_cell(eid, limit=100)}**"
+            head = f"**{number}. {escape_cell(eid, limit=100)}**{flaky_mark(self.suite, eid)}"
             if rows:
                 head += "\n\n" + table(["Metric", "Base", "Head"], rows)
             self._heads[key] = head

@@ -7,6 +7,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from evalbot.records import GateStatus, MetricComparison, RunResult, SuiteResult, SuiteStatus
+from evalbot.report.drift import drift_lines
 from evalbot.report.escape import plain
 from evalbot.report.formatting import DASH, usd_total
 from evalbot.report.headline import absolute_text, tally
@@ -89,6 +90,7 @@ def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str
             if u.judge_tokens != DASH:
                 line += f", judge {u.judge_tokens} tokens {u.judge_cost}"
             lines.append(line)
+    lines += drift_lines(suite)
     notes = suite_notes(suite)
     if single:  # the headline already says it once for the run
         notes = [n for n in notes if "absolute thresholds only" not in n]

@@ -1,0 +1,1 @@
+"""Main's history and flakiness on a data branch of the repository."""

@@ -46,7 +46,9 @@ __all__ = [
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a record's validator is built the first time it is used, so a command that
+    # never builds a given record (most of them, on --version or validate) does not pay for it.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # ---------------------------------------------------------------------------------------------

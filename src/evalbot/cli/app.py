@@ -27,6 +27,7 @@ from evalbot.errors import (
     exit_code_for_verdict,
 )
 from evalbot.options import DEFAULT_CHECK_NAME, DEFAULT_CONCURRENCY, DiffOptions, parse_shard
+from evalbot.startup import collection_paused, resume_collection
 from evalbot.trust import TrustPolicy, forbid_inspection
 
 __all__ = ["build_parser", "find_repo", "main"]
@@ -525,6 +526,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with collection_paused():
+        return _main(argv)
+
+
+_SHORT_OR_RESUMING = frozenset({"validate", "action", "diff", "run"})
+"""Commands that keep collection paused: quick ones, and those whose long part (a run) resumes
+it itself (``pipeline.diff``). Any other command resumes it as soon as its arguments are read."""
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # The top-level options take no value, so the first word is the command.
     parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
@@ -535,6 +546,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help / --version exit 0, usage errors exit 2
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
+    if args.command not in _SHORT_OR_RESUMING:
+        resume_collection()
     # ``action`` and ``publish`` write workflow commands on purpose and guard what they echo.
     guarded = args.command not in ("action", "publish")
     with _workflow_commands_stopped(enabled=guarded):

@@ -131,7 +131,7 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 class ActionSettings(BaseModel):
     """Inputs of action.yml plus the parts of the Actions environment evalbot uses."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     workspace: Path
     """``GITHUB_WORKSPACE``: the checked-out repository (``/github/workspace`` in the container)."""

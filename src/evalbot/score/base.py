@@ -100,7 +100,9 @@ class MetricOptions(BaseModel):
     Field validators raise ``ValueError`` with the whole message (``option 'x' must be …``); a
     required field's ``description`` is said after "is required"."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
 
 OptionsModel = type[MetricOptions]

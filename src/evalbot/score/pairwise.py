@@ -11,7 +11,6 @@ first-slot preference, and the rank correlation between preference and length di
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from typing import Any, Literal
@@ -101,6 +100,8 @@ class PairwiseScorer:
         length_diff = len(_squash(head_text)) - len(_squash(base_text))
         if _squash(base_text) == _squash(head_text):
             return Score(0.0, {"identical": True, "length_diff": 0})
+        import asyncio  # here, not at import: `validate` builds scorers but never awaits one
+
         (ab, ab_error), (ba, ba_error) = await asyncio.gather(
             self._verdict(example, base_text, head_text),
             self._verdict(example, head_text, base_text),

@@ -12,7 +12,6 @@ retrieved); ``answer_key`` likewise picks the answer text out of such an output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any, Literal
 
@@ -296,6 +295,8 @@ class ContextPrecisionScorer(_RagScorer):
         if reference is None:
             return Score(None, {"note": "no expected answer for this example; metric undefined"})
         question = self._question(example)
+        import asyncio  # here, not at import: `validate` builds scorers but never awaits one
+
         replies = await asyncio.gather(*(self._useful(question, reference, p) for p in context))
         errors = [r for r in replies if isinstance(r, str)]
         if errors:

@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -44,6 +43,9 @@ from evalbot.score.judge_io import (
     render_input,
     resolve_judge,
 )
+
+if TYPE_CHECKING:
+    import asyncio
 from evalbot.signing import seal, unseal
 
 __all__ = [
@@ -198,7 +200,8 @@ class RubricScorer:
         self._state = _StepsState()
         if steps is not None:
             self._state = _StepsState(steps=steps, origin="user", file=steps_path)
-        self._lock = asyncio.Lock()
+        # Made by the first `steps()`: `validate` builds scorers without importing asyncio.
+        self._lock: asyncio.Lock | None = None
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -239,6 +242,10 @@ class RubricScorer:
 
     async def steps(self) -> _StepsState:
         """The evaluation steps, generated at most once per process and frozen to disk."""
+        if self._lock is None:  # no await before it is set: one lock even under concurrency
+            import asyncio
+
+            self._lock = asyncio.Lock()
         async with self._lock:
             if self._state.steps is not None or self._state.error is not None:
                 return self._state

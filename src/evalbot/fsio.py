@@ -45,21 +45,9 @@ def write_atomic(path: Path, data: str | bytes, *, fsync: bool = False) -> None:
     Text is written as UTF-8 with the newlines given. ``fsync`` also flushes it to the disk
     (the ``--out`` files; cache entries skip it, there are thousands and they can be re-fetched).
     """
-    path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:24]}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            if fsync:
-                os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with open_atomic(Path(path), fsync=fsync) as handle:
+        handle.write(payload)
 
 
 @contextlib.contextmanager

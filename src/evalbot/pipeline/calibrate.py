@@ -32,8 +32,12 @@ from evalbot.inputs.config import (
     sha256_text,
 )
 from evalbot.options import DEFAULT_CONCURRENCY
-from evalbot.parsing import ParseProblem, load_json
-from evalbot.pipeline.calibrate_pairwise import PairLabel, pairwise_agreement, parse_pair_labels
+from evalbot.pipeline.calibrate_pairwise import (
+    PairLabel,
+    label_rows,
+    pairwise_agreement,
+    parse_pair_labels,
+)
 from evalbot.pipeline.judge_calibration import RECORD_SCHEMA, judge_prompt_version
 from evalbot.records import Completion, Example
 from evalbot.stats.agreement import ALPHA_RELIABLE, ALPHA_TENTATIVE, agreement, verdict_for
@@ -121,18 +125,7 @@ def parse_labels(text: str, *, label: str, metric: str | None = None) -> list[La
     from evalbot.inputs.golden import derive_id
 
     rows: list[LabelledOutput] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            row = load_json(raw)
-        except ParseProblem as exc:
-            reason = exc.reason.removeprefix("invalid JSON: ")
-            raise InputError(f"not JSON: {reason}", file=label, line=number) from None
-        if not isinstance(row, dict):
-            raise InputError("expected a JSON object", file=label, line=number)
-        if metric is not None and row.get("metric") not in (None, metric):
-            continue
+    for number, row in label_rows(text, label=label, metric=metric):
         if not isinstance(row.get("output"), str):
             raise InputError("'output' (the judged text) is missing", file=label, line=number)
         if "human" not in row:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +66,11 @@ def _preference(value: Any, *, label: str, line: int) -> int:
     return counts[0][0]
 
 
-def parse_pair_labels(text: str, *, label: str, metric: str | None = None) -> list[PairLabel]:
-    """Rows ``{id?, vars… | input…, output_a, output_b, human, metric?}``."""
-    from evalbot.inputs.golden import derive_id
-
-    rows: list[PairLabel] = []
+def label_rows(
+    text: str, *, label: str, metric: str | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A labels file's JSON Lines rows with their line numbers: blank lines skipped, rows of
+    another metric left out, anything but a JSON object one clear error naming the line."""
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
@@ -82,6 +83,15 @@ def parse_pair_labels(text: str, *, label: str, metric: str | None = None) -> li
             raise InputError("expected a JSON object", file=label, line=number)
         if metric is not None and row.get("metric") not in (None, metric):
             continue
+        yield number, row
+
+
+def parse_pair_labels(text: str, *, label: str, metric: str | None = None) -> list[PairLabel]:
+    """Rows ``{id?, vars… | input…, output_a, output_b, human, metric?}``."""
+    from evalbot.inputs.golden import derive_id
+
+    rows: list[PairLabel] = []
+    for number, row in label_rows(text, label=label, metric=metric):
         for key in ("output_a", "output_b"):
             if not isinstance(row.get(key), str):
                 raise InputError(

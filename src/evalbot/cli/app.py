@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib
 import os
 import secrets
 import sys
@@ -411,6 +412,18 @@ class _Parser(argparse.ArgumentParser):
         return metavar if isinstance(metavar, str) else " ".join(metavar)
 
 
+_LAZY_COMMANDS = {
+    "power": "sample size / minimum detectable effect",
+    "calibrate": "agreement of a judge with human labels",
+    "history": "main's history on the data branch",
+    "plan": "which suites a change affects (no model call)",
+    "init": "write a starter evalbot.yml, model, golden sets and workflow",
+    "cache": "manage the response cache (cache clear)",
+}
+"""Subcommands implemented in ``evalbot.cli.<name>`` (``add_arguments`` and ``run``), in the
+order ``--help`` lists them."""
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or (``command``) one whose other subcommands carry no options."""
     parser = _Parser(
@@ -474,50 +487,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", type=Path, help="HTML file (default RESULTS/report.html)")
     report.set_defaults(handler=_cmd_report)
 
-    # Their options live next to their code, which needs scipy: imported only when the command
-    # line asks for them (or for the whole parser), so --version and the rest start instantly.
-    power_parser = sub.add_parser("power", help="sample size / minimum detectable effect")
-    if command in (None, "power"):
-        from evalbot.cli import power
-
-        power.add_arguments(power_parser)
-        power_parser.set_defaults(handler=power.run)
-
-    calibrate_parser = sub.add_parser("calibrate", help="agreement of a judge with human labels")
-    if command in (None, "calibrate"):
-        from evalbot.cli import calibrate
-
-        calibrate.add_arguments(calibrate_parser)
-        calibrate_parser.set_defaults(handler=calibrate.run)
-
-    history_parser = sub.add_parser("history", help="main's history on the data branch")
-    if command in (None, "history"):
-        from evalbot.cli import history
-
-        history.add_arguments(history_parser)
-        history_parser.set_defaults(handler=history.run)
-
-    plan_parser = sub.add_parser("plan", help="which suites a change affects (no model call)")
-    if command in (None, "plan"):
-        from evalbot.cli import plan
-
-        plan.add_arguments(plan_parser)
-        plan_parser.set_defaults(handler=plan.run)
-    init_parser = sub.add_parser(
-        "init", help="write a starter evalbot.yml, model, golden sets and workflow"
-    )
-    if command in (None, "init"):  # its templates need yaml: loaded for init only
-        from evalbot.cli import init
-
-        init.add_arguments(init_parser)
-        init_parser.set_defaults(handler=init.run)
-
-    cache_parser = sub.add_parser("cache", help="manage the response cache (cache clear)")
-    if command in (None, "cache"):
-        from evalbot.cli import cache
-
-        cache.add_arguments(cache_parser)
-        cache_parser.set_defaults(handler=cache.run)
+    # These commands' options live next to their code, which needs scipy, yaml or git: each
+    # module is imported only when the command line asks for it (or for the whole parser), so
+    # --version and the rest start instantly.
+    for name, summary in _LAZY_COMMANDS.items():
+        lazy_parser = sub.add_parser(name, help=summary)
+        if command in (None, name):
+            module = importlib.import_module(f"evalbot.cli.{name}")
+            module.add_arguments(lazy_parser)
+            lazy_parser.set_defaults(handler=module.run)
 
     action = sub.add_parser("action", help="GitHub Action entrypoint (reads GITHUB_* env)")
     action.set_defaults(handler=_cmd_action)

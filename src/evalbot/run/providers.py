@@ -106,11 +106,18 @@ def register_provider(spec: ProviderSpec) -> ProviderSpec:
     return spec
 
 
+_loaded = False
+
+
 def _load() -> dict[str, ProviderSpec]:
     # Importing a provider module registers its kind (the modules import this one, so this
     # import waits until a spec is asked for). None of them loads the openai SDK at import.
-    from evalbot.run import exec_provider, openai_provider, python_provider  # noqa: F401
+    # Once: the runner asks for a spec several times per model call.
+    global _loaded
+    if not _loaded:
+        from evalbot.run import exec_provider, openai_provider, python_provider  # noqa: F401
 
+        _loaded = True
     return _SPECS
 
 

@@ -66,10 +66,10 @@ class Price(_Strict):
 
 
 def _default_provider() -> str:
-    # Imported when called: the provider modules import this one.
-    from evalbot.run.openai_provider import PROVIDER_KIND
+    # Imported when called: the provider registry imports this module.
+    from evalbot.run.providers import DEFAULT_KIND
 
-    return PROVIDER_KIND
+    return DEFAULT_KIND
 
 
 class ModelConfig(_Strict):
@@ -128,7 +128,7 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _provider_fields(self) -> ModelConfig:
-        # Each provider module states what its kind needs (imported here: run imports config).
+        # The provider registry states what each kind needs (imported here: run imports config).
         from evalbot.run.providers import provider_spec
 
         provider_spec(self.provider).check(self)

@@ -28,7 +28,7 @@ from pydantic import (
 from evalbot.inputs.config import MetricConfig
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.score.base import MetricOptions, Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup, register
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
@@ -383,3 +383,7 @@ def build_rag(metric: MetricConfig, setup: ScoreSetup, options: RagOptions) -> _
         context_key=options.context_key,
         idk_counts=options.idk_counts if isinstance(options, AnswerRagOptions) else None,
     )
+
+
+register("faithfulness", "answer_relevance", options=AnswerRagOptions)(build_rag)
+register("context_precision", "context_recall", options=RagOptions)(build_rag)

@@ -32,7 +32,7 @@ from evalbot.fsio import ensure_dir, write_atomic
 from evalbot.inputs.config import MetricConfig, sha256_text
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind, TokenLogprob
-from evalbot.score.base import MetricOptions, Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup, register
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
@@ -359,6 +359,7 @@ class RubricOptions(MetricOptions):
     logprobs: StrictBool = True
 
 
+@register("llm_rubric", options=RubricOptions)
 def build_rubric(metric: MetricConfig, setup: ScoreSetup, options: RubricOptions) -> RubricScorer:
     if options.rubric is None:
         raise ValueError("needs 'rubric: <path to a Markdown rubric>'")

@@ -31,7 +31,7 @@ from evalbot.options import DEFAULT_CHECK_NAME, DEFAULT_CONCURRENCY, DiffOptions
 from evalbot.startup import collection_paused, resume_collection
 from evalbot.trust import TrustPolicy, forbid_inspection
 
-__all__ = ["build_parser", "find_repo", "main"]
+__all__ = ["build_parser", "console_main", "find_repo", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -506,6 +506,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     with collection_paused():
         return _main(argv)
+
+
+def console_main() -> int:
+    """The ``evalbot`` program (console script, ``python -m evalbot``): ``main`` in a process that
+    ends when the command returns (see ``evalbot.startup``)."""
+    with collection_paused(until_exit=True):
+        return _main(None)
 
 
 _SHORT_OR_RESUMING = frozenset({"validate", "action", "diff", "run"})

@@ -424,6 +424,14 @@ def _validation_error(
 
 def load_config(tree: FileTree, path: str = DEFAULT_CONFIG_PATH) -> EvalbotConfig:
     """Parse and validate evalbot.yml from a tree; raises ConfigError with file and line."""
+    return load_config_and_sha(tree, path)[0]
+
+
+def load_config_and_sha(
+    tree: FileTree, path: str = DEFAULT_CONFIG_PATH
+) -> tuple[EvalbotConfig, str]:
+    """``load_config`` with the sha256 of the text it parsed (for provenance): the file is read
+    once (from a git revision, each read is a ``git show``)."""
     if not tree.exists(path):
         raise ConfigError(
             "config file not found",
@@ -437,7 +445,7 @@ def load_config(tree: FileTree, path: str = DEFAULT_CONFIG_PATH) -> EvalbotConfi
             "expected a mapping with 'version' and 'suites'", file=tree.label(path), line=1
         )
     try:
-        return EvalbotConfig.model_validate(data)
+        return EvalbotConfig.model_validate(data), sha256_text(text)
     except ValidationError as exc:
         raise _validation_error(
             exc, label=tree.label(path), text=text, model=EvalbotConfig

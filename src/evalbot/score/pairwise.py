@@ -46,7 +46,7 @@ Winner = Literal["A", "B", "tie"]
 
 
 class _PairReply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     reason: str = ""
     winner: Winner
 

@@ -55,17 +55,17 @@ MAX_ITEMS = 40
 
 
 class _Claims(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     claims: list[str] = Field(default_factory=list)
 
 
 class _Statements(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     statements: list[str] = Field(default_factory=list)
 
 
 class _Verdict(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     reason: str = ""
     verdict: Literal["yes", "no", "idk"]
 
@@ -76,12 +76,12 @@ class _Verdict(BaseModel):
 
 
 class _Verdicts(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     verdicts: list[_Verdict]
 
 
 class _Useful(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     reason: str = ""
     verdict: Literal["yes", "no"]
 

@@ -63,12 +63,12 @@ MIN_TOKEN_PROB = 0.01
 
 
 class _StepsReply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     steps: list[str] = Field(min_length=1, max_length=12)
 
 
 class _ScoreReply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     score: int
     reason: str = ""
 
@@ -76,7 +76,7 @@ class _ScoreReply(BaseModel):
 class FrozenSteps(BaseModel):
     """The frozen evaluation steps file (``judge-steps/*.json``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     version: int = STEPS_FILE_VERSION
     rubric_sha256: str
     judge_model: str

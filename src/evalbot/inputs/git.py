@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +133,9 @@ class Git:
 
     def export(self, rev: str, target: Path) -> None:
         """Write the files of ``rev`` under ``target`` (git archive; no checkout, no index)."""
+        import io
+        import tarfile  # (only a side whose code runs is exported)
+
         data = self._run("archive", "--format=tar", rev, binary=True).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(target, filter="data")

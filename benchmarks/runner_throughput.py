@@ -1,4 +1,4 @@
-"""Throughput of ModelRunner against the loopback fake, next to a bare httpx client.
+"""Throughput of ModelRunner against the loopback fake, next to bare httpx and aiohttp clients.
 
     python benchmarks/runner_throughput.py [--repeat 1] [--workload 1 --workload 2]
     python benchmarks/runner_throughput.py --n 500 --concurrency 32 --latency 0.01
@@ -7,9 +7,11 @@ Two workloads by default (issue 12): 1,000 examples x 2 sides at concurrency 16 
 latency, and 10,000 x 2 at concurrency 64 with 20 ms. For each, the same requests (distinct
 prompts, so nothing is de-duplicated) go through
 
-* ``bare``: a plain ``AsyncClient`` of the HTTP library the openai SDK runs on (``httpx2``
+* ``httpx``: a plain ``AsyncClient`` of the HTTP library the openai SDK runs on (``httpx2``
   from openai 3; connection pool sized to the concurrency, a semaphore, ``json.loads`` of each
-  answer) — what the machine, the HTTP stack and the fake server allow at best;
+  answer): the issue's reference, what a client built on the SDK's stack allows at best;
+* ``aiohttp``: the same with a plain aiohttp ``ClientSession``, the library evalbot's model calls
+  run on (``run/transport.py``): what the machine, that HTTP stack and the fake server allow;
 * ``evalbot``: one ``ModelRunner`` with a fresh signed on-disk cache, then a second pass over the
   warm cache, which must send nothing.
 
@@ -17,15 +19,14 @@ The floor is requests x latency / concurrency, the time a perfect client would t
 clients run against the same fake endpoint in a child process (as a real endpoint is on another
 machine), each client in a fresh interpreter so that its peak RSS is its own; CPU per request is
 the client process's CPU while the requests run (imports are start-up, not per request). On a
-shared, loaded machine the bare client's ratio says how much of evalbot's is the machine:
-compare the two.
+shared, loaded machine the bare clients' ratios say how much of evalbot's is the machine:
+compare them.
 
-The endpoint is a raw asyncio server (``_Endpoint``): a timer per request on one event loop,
-one write per answer. The tests' fake (``--server threaded``: ``http.server``, a thread per
-connection) is not fit for this: at concurrency 64 its threads queue for the GIL after every
-``sleep`` and the server, not the client, sets the pace. So did the bare client's first HTTP
-library: plain ``httpx`` 0.28 (httpcore 1) checks every pooled connection on every request,
-which at 64 connections cost more CPU per request than evalbot's whole path on ``httpx2``.
+The endpoint is a raw asyncio server (``_Endpoint``): a timer per request on one event loop
+(``select(2)``, whose timeout has microsecond resolution, where epoll's rounds up to the next
+millisecond), one write per answer. The tests' fake (``--server threaded``: ``http.server``, a
+thread per connection) is not fit for this: at concurrency 64 its threads queue for the GIL
+after every ``sleep`` and the server, not the client, sets the pace.
 ``--repeat N`` alternates the clients N times and prints medians.
 """
 
@@ -36,6 +37,7 @@ import asyncio
 import json
 import multiprocessing
 import resource
+import selectors
 import socket
 import statistics
 import subprocess
@@ -57,7 +59,14 @@ def _serve(
     if kind == "threaded":
         _serve_threaded(latency_s, urls, stop)
     else:
-        asyncio.run(_serve_asyncio(latency_s, urls, stop))
+        # select(2) takes its timeout in microseconds; epoll (asyncio's default selector on
+        # Linux) in whole milliseconds, rounded up, which would add ~0.5 ms on average to every
+        # simulated latency and release answers in 1 ms clumps.
+        loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+        try:
+            loop.run_until_complete(_serve_asyncio(latency_s, urls, stop))
+        finally:
+            loop.close()
 
 
 def _serve_threaded(
@@ -169,7 +178,35 @@ def _prompts(n: int) -> list[str]:
     return [f"{side} example {i}" for side in ("base", "head") for i in range(n)]
 
 
-async def _bare(base_url: str, n: int, concurrency: int) -> dict:
+async def _bare_aiohttp(base_url: str, n: int, concurrency: int) -> dict:
+    import aiohttp
+
+    slots = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
+    url = f"{base_url}/chat/completions"
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(prompt: str) -> str:
+            body = {
+                "model": "bench-model",
+                "temperature": 0,
+                "messages": [{"role": "user", "content": prompt}],
+            }
+            async with slots, session.post(url, data=json.dumps(body), headers=headers) as r:
+                r.raise_for_status()
+                raw = await r.read()
+            return json.loads(raw)["choices"][0]["message"]["content"]
+
+        prompts = _prompts(n)
+        start, cpu = time.perf_counter(), time.process_time()
+        answers = await asyncio.gather(*(one(p) for p in prompts))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert len(answers) == len(prompts)
+    return {"wall": wall, "cpu": cpu, "sent": len(prompts)}
+
+
+async def _bare_httpx(base_url: str, n: int, concurrency: int) -> dict:
     try:  # the HTTP library the openai SDK (and so evalbot) runs on: httpx2 from openai 3
         import httpx2 as httpx
     except ImportError:
@@ -225,8 +262,10 @@ async def _evalbot_pass(base_url: str, cache_dir: Path | None, n: int, concurren
 
 
 def _child(kind: str, base_url: str, n: int, concurrency: int) -> dict:
-    if kind == "bare":
-        result = asyncio.run(_bare(base_url, n, concurrency))
+    if kind == "httpx":
+        result = asyncio.run(_bare_httpx(base_url, n, concurrency))
+    elif kind == "aiohttp":
+        result = asyncio.run(_bare_aiohttp(base_url, n, concurrency))
     else:
         with tempfile.TemporaryDirectory(prefix="evalbot-bench-") as tmp:
             result = asyncio.run(_evalbot_pass(base_url, Path(tmp), n, concurrency))
@@ -253,9 +292,9 @@ def _workload(
     server.start()
     try:
         base_url = urls.get(timeout=30)
-        runs: dict[str, list[dict]] = {"bare": [], "evalbot": []}
+        runs: dict[str, list[dict]] = {"httpx": [], "aiohttp": [], "evalbot": []}
         for i in range(repeat):
-            order = ("bare", "evalbot") if i % 2 == 0 else ("evalbot", "bare")
+            order = list(runs) if i % 2 == 0 else list(reversed(runs))
             for kind in order:
                 runs[kind].append(_run_child(kind, base_url, n, concurrency))
     finally:

@@ -43,6 +43,7 @@ import hashlib
 import json
 import random
 import socket
+import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -263,11 +264,18 @@ class _Server(ThreadingHTTPServer):
     # and retried by the kernel after a second, distorting every timing.
     request_queue_size = 1024
     fake: FakeOpenAI
+    tls: ssl.SSLContext | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+
+    def get_request(self) -> tuple[Any, Any]:
+        request, client_address = super().get_request()
+        if self.tls is not None:  # the handshake happens in the handler's thread
+            request = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        return request, client_address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -406,8 +414,10 @@ class FakeOpenAI:
         api_key: str | None = "test-key",
         gateway: LiteLLMGateway | None = None,
         faults: Faults | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_last_user
+        self.tls = tls
         self.faults = faults
         self._stop_stalls = threading.Event()
         self._port = 0
@@ -434,8 +444,10 @@ class FakeOpenAI:
         server = _Server((self._host, self._port), _Handler)
         self._port = server.server_address[1]
         server.fake = self
+        server.tls = self.tls
         self._server = server
-        self.base_url = f"http://{self._host}:{server.server_address[1]}/v1"
+        scheme = "https" if self.tls is not None else "http"
+        self.base_url = f"{scheme}://{self._host}:{server.server_address[1]}/v1"
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -111,14 +111,14 @@ def test_an_unknown_header_is_left_to_the_sdk_backoff(fake_openai: FakeOpenAI, f
     assert len(fake_openai.requests) == 2
 
 
-def test_the_hook_copies_only_when_no_plain_header_exists() -> None:
-    from evalbot.run.openai_provider import _restore_retry_after
+def test_the_alias_is_copied_only_when_no_plain_header_exists() -> None:
+    from evalbot.run.transport import restore_retry_after
 
     renamed = httpx.Response(429, headers={"llm_provider-retry-after": "7"})
-    run(_restore_retry_after(renamed))
+    restore_retry_after(renamed.headers)
     assert renamed.headers["retry-after"] == "7"
     both = httpx.Response(429, headers={"retry-after-ms": "10", "llm_provider-retry-after": "7"})
-    run(_restore_retry_after(both))
+    restore_retry_after(both.headers)
     assert "retry-after" not in both.headers
 
 

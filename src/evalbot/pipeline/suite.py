@@ -152,8 +152,9 @@ def prepare_suite(
                     "the base prompt uses",
                 ) from exc
             notes.append(f"Base side could not be prepared ({exc}); head evaluated alone.")
-    if base_plan is None:
-        new = options.policy.hold_to_base and selection.base_suite is None and base_tree
+    if base_plan is None and base_tree is not None:
+        # Without a base revision at all (`evalbot run`) the run's own note says it once.
+        new = options.policy.hold_to_base and selection.base_suite is None
         why = " (a new suite: its prompt did not exist on the base)" if new else ""
         notes.append(f"No base side: absolute thresholds only{why}.")
 

@@ -7,7 +7,12 @@ insert costs ~30 µs of CPU where a file per answer (temporary file, write, chmo
 
 Concurrency and crashes: every ``put`` is its own SQLite transaction, so another task, another
 shard process or a parallel CI job on the same directory sees a whole entry or none (SQLite's
-locking; a writer waits up to ``BUSY_TIMEOUT_S`` for another). A process killed mid-write leaves
+locking; a writer waits up to ``BUSY_TIMEOUT_S`` for another). The runner's puts are batched
+(``put(..., batch=True)``): held in memory, where ``get`` finds them, and written together in one
+transaction every ``BATCH_SIZE`` entries or ``BATCH_AGE_S`` seconds, and by ``flush``/``close``
+(the runner's ``aclose``). One commit per batch instead of per answer is what keeps the cache off
+the request path at high concurrency; a process killed before a flush loses those answers (they
+are asked again next time), never leaves a partial one. A process killed mid-write leaves
 an uncommitted transaction that SQLite rolls back on the next open; and since an entry is only
 trusted after its signature (or, unsigned, its JSON) checks out, damaged bytes are a miss, never
 an answer. The database file is made 0644 before SQLite opens it (its ``-wal``/``-shm`` files
@@ -34,6 +39,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +58,10 @@ CACHE_FORMAT = 1
 DB_NAME = "completions.sqlite3"
 BUSY_TIMEOUT_S = 60.0
 """How long a writer waits for another process's transaction before giving up on one entry."""
+BATCH_SIZE = 64
+BATCH_AGE_S = 0.5
+"""A batch of ``put(..., batch=True)`` entries is written once it holds ``BATCH_SIZE`` entries,
+or at the first put after its oldest entry is ``BATCH_AGE_S`` old."""
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, entry BLOB NOT NULL)"
 
 
@@ -101,14 +111,16 @@ class ResponseCache:
 
     def __init__(self, root: Path, *, secret: bytes | None = None) -> None:
         self.root = Path(root)
+        self.db_path = self.root / DB_NAME
         self.secret = secret
         self._db: sqlite3.Connection | None = None
         self._broken = False
         self._lock = threading.Lock()
-
-    @property
-    def db_path(self) -> Path:
-        return self.root / DB_NAME
+        self._pending: dict[str, bytes] = {}
+        self._pending_since = 0.0
+        self._legacy_dirs: frozenset[str] | None = None
+        """The previous layout's two-character directories, listed once: a miss then costs
+        no file system lookup when there are none (nothing writes that layout any more)."""
 
     def key_for(self, request: ModelRequest, *, scope: str = "") -> str:
         return request_key(request, scope=scope)
@@ -128,11 +140,16 @@ class ResponseCache:
         if not cacheable(request):
             return None
         key = key or self.key_for(request, scope=scope)
+        pending = self._pending.get(key)
+        if pending is not None:
+            return self._decode(key, pending)
         return self._decode(key, self._stored(key)) or self._decode(key, self._legacy(key))
 
     def contains(self, request: ModelRequest, *, scope: str = "") -> bool:
         """Whether an entry exists for ``request`` (not whether its signature holds)."""
         key = self.key_for(request, scope=scope)
+        if key in self._pending:
+            return True
         return self._stored(key) is not None or self.path_for(key).is_file()
 
     def put(
@@ -142,20 +159,43 @@ class ResponseCache:
         *,
         scope: str = "",
         key: str | None = None,
+        batch: bool = False,
     ) -> bool:
-        """Store a successful completion; returns whether it was stored."""
+        """Store a successful completion; returns whether it was stored (``batch``: queued for
+        the next batch write, see the module docstring)."""
         if not completion.ok or not cacheable(request):
             return False
         key = key or self.key_for(request, scope=scope)
         body = completion.model_dump_json(exclude={"cached"}).encode("utf-8")
         entry = seal(self.secret, "completion", key, body)
+        if not batch:
+            return self._write([(key, entry)])
+        now = time.monotonic()
+        with self._lock:
+            if not self._pending:
+                self._pending_since = now
+            self._pending[key] = entry
+            due = len(self._pending) >= BATCH_SIZE or now - self._pending_since >= BATCH_AGE_S
+        if due:
+            self.flush()
+        return True
+
+    def flush(self) -> bool:
+        """Write the queued entries in one transaction; whether they were written."""
+        with self._lock:
+            rows, self._pending = list(self._pending.items()), {}
+        return self._write(rows) if rows else True
+
+    def _write(self, rows: list[tuple[str, bytes]]) -> bool:
         with self._lock:
             db = self._connect(create=True)
             if db is None:
                 return False
             try:
-                # One statement in autocommit mode: its own transaction, durable once it returns.
-                db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, entry))
+                # One transaction: durable once it returns, whole or not at all for readers.
+                with db:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", rows)
             except sqlite3.Error:
                 return False  # e.g. another writer held the lock for BUSY_TIMEOUT_S
         return True
@@ -163,6 +203,7 @@ class ResponseCache:
     def keys(self) -> Iterator[str]:
         """Every key with an entry, in the database or the previous layout (unchecked)."""
         seen: set[str] = set()
+        self.flush()
         with self._lock:
             db = self._connect(create=False)
             rows = db.execute("SELECT key FROM entries").fetchall() if db is not None else []
@@ -181,7 +222,9 @@ class ResponseCache:
                 yield key, hit
 
     def close(self) -> None:
-        """Close the database (SQLite folds its write-ahead log back into the file)."""
+        """Write what is queued and close the database (SQLite folds its write-ahead log back
+        into the file)."""
+        self.flush()
         with self._lock:
             db, self._db = self._db, None
         if db is not None:
@@ -233,6 +276,15 @@ class ResponseCache:
         return bytes(row[0]) if row is not None else None
 
     def _legacy(self, key: str) -> bytes | None:
+        if self._legacy_dirs is None:
+            try:
+                with os.scandir(self.root) as entries:
+                    names = {e.name for e in entries if len(e.name) == 2 and e.is_dir()}
+            except OSError:
+                names = set()
+            self._legacy_dirs = frozenset(names)
+        if key[:2] not in self._legacy_dirs:
+            return None
         try:
             return self.path_for(key).read_bytes()
         except OSError:

@@ -1,40 +1,26 @@
-"""The ``openai`` provider: any OpenAI-compatible chat-completions endpoint, through the SDK.
+"""The ``openai`` provider: any OpenAI-compatible chat-completions endpoint.
 
 Endpoint and key come from the environment mapping the entrypoint passes in, read from the
 variable *names* the model config gives (``base_url_env``, ``api_key_env``); the model config
 itself never holds either. The host is checked against ``--allowed-hosts`` before anything is
 sent, so a pull request cannot point the key at another server.
 
-Requests go through the SDK's own HTTP client (its httpx client, pool and timeouts) but are
-built here, once per endpoint for what does not change (URL, headers): the SDK's per-call
-request building (options models copied per attempt, URL merging and header normalisation) cost
-about a third of the client's CPU per call, and at high concurrency that CPU, not the model, sets
-the pace (benchmarks/runner_throughput.py). Retry policy, backoff, ``Retry-After`` and the typed
-errors are still the SDK's: ``_Sender`` asks the client whether to retry (``_should_retry``), how
-long to wait (``_calculate_retry_timeout``, which reads ``Retry-After``/``retry-after-ms``) and
-builds the error (``_make_status_error_from_response``), so what a caller sees is what
-``client.post`` raised. This module only translates what is left after ``max_retries``, with two
-allowances for gateways such as LiteLLM:
-
-* a gateway that renames the upstream's ``Retry-After`` (LiteLLM sends
-  ``llm_provider-retry-after``) gets it copied back by a response hook, so the SDK's own backoff
-  honours it;
-* a non-retryable refusal that every request gets (LiteLLM answers 400 for an unknown model
-  name, and for any key on a proxy without a database) stops the run after ``EARLY_STOP``
-  identical ones instead of failing every request of the run one by one.
+Requests go out through ``run.transport.ChatSender`` (aiohttp on the wire, the SDK's retry
+policy, backoff, ``Retry-After`` and typed errors). This module translates what is left after
+``max_retries``, with an allowance for gateways such as LiteLLM: a non-retryable refusal that
+every request gets (LiteLLM answers 400 for an unknown model name, and for any key on a proxy
+without a database) stops the run after ``EARLY_STOP`` identical ones instead of failing every
+request of the run one by one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -42,18 +28,17 @@ from evalbot.errors import ConfigError, ProviderError
 from evalbot.inputs.config import ModelConfig
 from evalbot.records import Completion, ModelRequest, TokenLogprob
 from evalbot.run.providers import (
-    MAX_RESPONSE_BYTES,
     ProviderContext,
     cost_of,
     one_line,
     register_builder,
     too_large,
 )
+from evalbot.run.transport import ChatSender, TooLarge
 
 if TYPE_CHECKING:
     # The SDK loads when a client is made, not when the registry reads this module's spec:
     # ``evalbot validate`` checks model configs without it.
-    import httpx
     import openai
     from openai import AsyncOpenAI
 
@@ -73,12 +58,6 @@ PROVIDER_KIND = "openai"
 DEFAULT_MAX_RETRIES = 4
 EARLY_STOP = 3
 """Identical non-retryable refusals, before any success, after which the run stops."""
-_RETRY_AFTER_ALIASES = {
-    "retry-after": "llm_provider-retry-after",
-    "retry-after-ms": "llm_provider-retry-after-ms",
-}
-"""Plain header the SDK reads → the name a gateway renamed it to (LiteLLM prefixes upstream
-headers with ``llm_provider-``)."""
 _SERVED_BY_HEADER = "x-litellm-model-name"
 """LiteLLM rewrites the body's ``model`` to the alias asked for; this header names the
 deployment that actually answered."""
@@ -149,121 +128,17 @@ def resolve_endpoint(
     return Endpoint(base_url=base_url, host=host, key_env=config.api_key_env)
 
 
-async def _restore_retry_after(response: httpx.Response) -> None:
-    """Response hook: give the SDK a plain ``Retry-After`` when a gateway renamed it.
-
-    The SDK reads ``retry-after-ms`` then ``retry-after`` from the response it retries on
-    (``_parse_retry_after_header``), so copying the renamed header back is all it takes for its
-    own backoff to honour the upstream's hint. A plain header, when present, wins.
-    """
-    headers = response.headers
-    if any(name in headers for name in _RETRY_AFTER_ALIASES):
-        return
-    for name, alias in _RETRY_AFTER_ALIASES.items():
-        value = headers.get(alias)
-        if value is not None:
-            headers[name] = value
-
-
-def _http_library(client: object) -> ModuleType:
-    """The httpx flavour the SDK's HTTP client is built on (``httpx2`` for openai 3, ``httpx``
-    before): requests, URLs and timeouts must be that library's own types."""
-    for base in type(client).__mro__:
-        if base.__name__ == "AsyncClient":
-            return sys.modules[base.__module__.partition(".")[0]]
-    raise TypeError(f"not an httpx client: {type(client).__name__}")
-
-
-class _Sender:
-    """``POST /chat/completions`` on one endpoint through the SDK's HTTP client, with the SDK's
-    retry policy, backoff and errors (see the module docstring).
-
-    Only bearer auth is sent: the SDK's default request options would also attach
-    OPENAI_ADMIN_KEY from the process environment when it is set, and that key has no business
-    going to a model endpoint. Redirects are not followed: they would send the prompt (httpx
-    drops the Authorization header, not the body) to whatever host a 307 names.
-    """
-
-    def __init__(self, sdk: AsyncOpenAI, api_key: str) -> None:
-        from openai._models import FinalRequestOptions
-
-        self.sdk = sdk
-        self.http = sdk._client
-        self.lib = _http_library(self.http)
-        self.url = self.lib.URL(f"{str(sdk.base_url).rstrip('/')}/chat/completions")
-        self.headers = {
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "User-Agent": sdk.user_agent,
-            "Authorization": f"Bearer {api_key}",
-        }
-        self._retry_options = FinalRequestOptions.construct(method="post", url="/chat/completions")
-        self._timeouts: dict[float, dict[str, Any]] = {}
-        self._timeout_errors: tuple[type[BaseException], ...]
-        self._request_errors: tuple[type[BaseException], ...]
-        try:  # the exception tuples the SDK itself catches (openai 3: httpx2, and httpx)
-            import openai._httpx2 as compat
-
-            self._timeout_errors = compat.timeout_exceptions()
-            self._request_errors = compat.request_exceptions()
-        except ImportError:  # openai 1.x on plain httpx: any other exception is a connection one
-            self._timeout_errors, self._request_errors = (self.lib.TimeoutException,), (Exception,)
-
-    async def post(self, body: bytes, timeout_s: float) -> Any:
-        """The (streamed, unread) 2xx response; else the ``openai`` error ``client.post`` raises.
-
-        Timeouts, transport errors and the statuses the SDK retries (408, 409, 429, 5xx, or as
-        ``x-should-retry`` says) are retried up to ``max_retries`` times, waiting what the SDK
-        would (``Retry-After`` honoured up to its cap, else exponential backoff with jitter).
-        """
-        import openai
-
-        extensions = self._timeouts.get(timeout_s)
-        if extensions is None:
-            extensions = {"timeout": self.lib.Timeout(timeout_s).as_dict()}
-            self._timeouts[timeout_s] = extensions
-        retries = self.sdk.max_retries
-        for attempt in range(retries + 1):
-            remaining = retries - attempt
-            request = self.lib.Request(
-                "POST", self.url, headers=self.headers, content=body, extensions=extensions
-            )
-            try:
-                response = await self.http.send(request, stream=True, follow_redirects=False)
-            except self._timeout_errors as err:
-                if remaining > 0:
-                    await self._wait(remaining, None)
-                    continue
-                raise openai.APITimeoutError(request=request) from err
-            except self._request_errors as err:
-                if remaining > 0:
-                    await self._wait(remaining, None)
-                    continue
-                raise openai.APIConnectionError(request=request) from err
-            if response.is_success:
-                return response
-            if remaining > 0 and self.sdk._should_retry(response):
-                await response.aclose()
-                await self._wait(remaining, response.headers)
-                continue
-            await response.aread()
-            raise self.sdk._make_status_error_from_response(response) from None
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    async def _wait(self, remaining: int, headers: Any) -> None:
-        options = self._retry_options
-        await asyncio.sleep(self.sdk._calculate_retry_timeout(remaining, options, headers))
-
-
 class OpenAIClients:
-    """One ``AsyncOpenAI`` per (base URL, key variable), shared by every model config using it,
-    and the ``_Sender`` that posts chat completions through its HTTP client."""
+    """One ``AsyncOpenAI`` per (base URL, key variable), shared by every model config using it
+    (it holds the retry policy and error types), and the ``ChatSender`` that posts to it.
+    ``connections`` bounds each endpoint's connection pool (the run's concurrency)."""
 
-    def __init__(self, env: Mapping[str, str], *, max_retries: int) -> None:
+    def __init__(self, env: Mapping[str, str], *, max_retries: int, connections: int = 100) -> None:
         self._env = env
         self.max_retries = max_retries
+        self.connections = connections
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
-        self._senders: dict[tuple[str, str], _Sender] = {}
+        self._senders: dict[tuple[str, str], ChatSender] = {}
 
     def key(self, endpoint: Endpoint) -> str:
         key = (self._env.get(endpoint.key_env) or "").strip()
@@ -274,7 +149,7 @@ class OpenAIClients:
                 "(any placeholder for an endpoint without auth)",
             )
         if not key.isascii() or any(c in key for c in "\r\n"):
-            # httpx would fail encoding the header, with the whole header in the exception.
+            # The HTTP client would fail encoding the header, with the header in the exception.
             raise ConfigError(
                 f"{endpoint.key_env} holds characters that cannot go in an HTTP header",
                 hint=f"check the secret passed as {endpoint.key_env} (ASCII only)",
@@ -292,44 +167,26 @@ class OpenAIClients:
                 base_url=endpoint.base_url,
                 api_key=self.key(endpoint),
                 max_retries=self.max_retries,
-                # The SDK's own defaults (timeouts, pool limits), plus the gateway header fix.
-                http_client=openai.DefaultAsyncHttpxClient(
-                    event_hooks={"response": [_restore_retry_after]}
-                ),
             )
         return self._clients[slot]
 
-    def sender(self, endpoint: Endpoint) -> _Sender:
+    def sender(self, endpoint: Endpoint) -> ChatSender:
         slot = (endpoint.base_url, endpoint.key_env)
         sender = self._senders.get(slot)
         if sender is None:
-            sender = _Sender(self.client(endpoint), self.key(endpoint))
+            sender = ChatSender(
+                self.client(endpoint), self.key(endpoint), connections=self.connections
+            )
             self._senders[slot] = sender
         return sender
 
     async def aclose(self) -> None:
-        self._senders = {}
+        senders, self._senders = list(self._senders.values()), {}
+        for sender in senders:
+            await sender.aclose()
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_capped(response: httpx.Response, timeout_s: float) -> bytes:
-    """The body, at most ``MAX_RESPONSE_BYTES`` (then ``_TooLarge``), within ``timeout_s``."""
-    data = bytearray()
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > MAX_RESPONSE_BYTES:
-                    raise _TooLarge
-    finally:
-        await response.aclose()
-    return bytes(data)
 
 
 def _logprobs(choice: dict[str, Any]) -> list[list[TokenLogprob]] | None:
@@ -456,9 +313,9 @@ class OpenAIProvider:
         ).encode("utf-8")
         start = time.perf_counter()
         try:
-            # Streamed: the headers tell which deployment answered, and the body is read here,
-            # capped (a 100 MB answer is never held whole).
-            response = await sender.post(content, self.config.timeout_s)
+            answer = await sender.post(content, self.config.timeout_s)
+        except TooLarge:
+            return too_large((time.perf_counter() - start) * 1000)
         except (
             openai.AuthenticationError,
             openai.PermissionDeniedError,
@@ -485,19 +342,13 @@ class OpenAIProvider:
             return self._failed(start, f"HTTP {exc.status_code}: {detail}", retried=retried)
         except openai.APIError as exc:
             return self._failed(start, self._scrub(one_line(str(exc))), retried=False)
-        try:
-            raw = await _read_capped(response, self.config.timeout_s)
-        except _TooLarge:
-            return too_large((time.perf_counter() - start) * 1000)
-        except Exception:  # the transport's own errors (the SDK's httpx flavour), or timeout
-            return self._failed(start, "the connection failed while reading the answer")
         latency_ms = (time.perf_counter() - start) * 1000
         try:
-            completion = self._parse(json.loads(raw), request, latency_ms)
+            completion = self._parse(json.loads(answer.body), request, latency_ms)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError, RecursionError):
             return Completion(error="malformed chat-completion response", latency_ms=latency_ms)
         self._answered = True
-        served_by = response.headers.get(_SERVED_BY_HEADER)
+        served_by = answer.headers.get(_SERVED_BY_HEADER)
         if served_by and completion.ok:
             completion = completion.model_copy(update={"response_model": served_by})
         return completion

@@ -38,7 +38,8 @@ RUN pip --python /opt/evalbot/bin/python install --no-cache-dir --no-compile --n
         -c /tmp/evalbot/requirements.lock /tmp/evalbot \
     && pip --python /opt/evalbot/bin/python check \
     && /opt/evalbot/bin/python -c "import evalbot.cli, evalbot.github.action, evalbot.score, \
-        evalbot.pipeline.suite, scipy.stats, scipy.optimize" \
+        evalbot.pipeline.suite, evalbot.run.openai_provider, evalbot.run.python_provider, \
+        evalbot.run.exec_provider, scipy.stats, scipy.optimize; evalbot.score.metric_specs()" \
     && find /opt/evalbot/lib -type d -name __pycache__ -exec rm -rf {} + \
     && /opt/evalbot/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash \
         /opt/evalbot/lib

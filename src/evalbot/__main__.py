@@ -1,3 +1,3 @@
-from evalbot.cli import main
+from evalbot.cli import console_main
 
-raise SystemExit(main())
+raise SystemExit(console_main())

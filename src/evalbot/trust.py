@@ -10,7 +10,6 @@ trusts the repository (it is the developer's own).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -196,6 +195,8 @@ def forbid_inspection() -> bool:
     user's code (``python``/``exec`` providers) reading the parent. Returns whether it took."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # (the commands that run user code ask; others start without it)
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0

@@ -4,6 +4,9 @@ always come back on: after any command, and before a run's long part."""
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from evalbot.cli import main
@@ -39,3 +42,43 @@ def test_a_pause_inside_someone_elses_leaves_theirs_alone() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# The ``evalbot`` program (console script, ``python -m evalbot``) ends when its command returns:
+# collection stays off and what the command made is frozen, so no collection walks it again.
+_CONSOLE_PROBE = """
+import contextlib, gc, io, json, sys
+from evalbot.cli import console_main
+sys.argv = ["evalbot", *json.loads(sys.argv[1])]
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = console_main()
+print(json.dumps([code, gc.isenabled(), gc.get_freeze_count() > 0, out.getvalue()]))
+"""
+
+
+def _console(argv: list[str]) -> list:
+    done = subprocess.run(
+        [sys.executable, "-c", _CONSOLE_PROBE, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_program_freezes_what_its_command_made_instead_of_collecting_it() -> None:
+    code, enabled, frozen, printed = _console(["validate", "-C", str(EXAMPLE)])
+    assert (code, enabled, frozen) == (0, False, True)
+    assert printed.rstrip().endswith("valid: no problems found (no model was called)")
+    code, enabled, frozen, _ = _console(["validate", "-C", str(EXAMPLE / "missing")])
+    assert (code, enabled, frozen) == (2, False, True)
+
+
+def test_python_m_evalbot_runs_the_program() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "evalbot", "validate", "-C", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("valid: no problems found (no model was called)")

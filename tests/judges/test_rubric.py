@@ -238,7 +238,7 @@ def test_llm_rubric__judge_option_overrides_model(harness: Harness, fake: FakeOp
 
 def test_check_judge_metric__validates_without_a_judge(harness: Harness) -> None:
     from evalbot.inputs.config import MetricConfig
-    from evalbot.score.judges import check_judge_metric
+    from evalbot.score import check_judge_metric
     from tests.judges.helpers import DictTree
 
     tree = DictTree(harness.files)

@@ -6,6 +6,6 @@ too, so the stages below never import argparse or print.
 
 from __future__ import annotations
 
-from evalbot.cli.app import build_parser, main
+from evalbot.cli.app import build_parser, console_main, main
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "console_main", "main"]

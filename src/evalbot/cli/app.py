@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import importlib
 import os
-import secrets
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -31,7 +28,7 @@ from evalbot.options import DEFAULT_CHECK_NAME, DEFAULT_CONCURRENCY, DiffOptions
 from evalbot.startup import collection_paused, resume_collection
 from evalbot.trust import TrustPolicy, forbid_inspection
 
-__all__ = ["build_parser", "find_repo", "main"]
+__all__ = ["build_parser", "console_main", "find_repo", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -200,6 +197,8 @@ def _repo(path: Path) -> Path:
 def _cache_secret() -> bytes | None:
     """``EVALBOT_CACHE_SECRET``: sign the cache in a CI job that runs the CLI on untrusted PRs
     (the action always signs)."""
+    import hashlib  # (only the commands with a cache ask: a start loads no OpenSSL)
+
     secret = (os.environ.get("EVALBOT_CACHE_SECRET") or "").strip()
     return hashlib.sha256(b"evalbot cache key\0" + secret.encode()).digest() if secret else None
 
@@ -508,6 +507,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def console_main() -> int:
+    """The ``evalbot`` program (console script, ``python -m evalbot``): ``main`` in a process that
+    ends when the command returns (see ``evalbot.startup``)."""
+    with collection_paused(until_exit=True):
+        return _main(None)
+
+
 _SHORT_OR_RESUMING = frozenset({"validate", "action", "diff", "run"})
 """Commands that keep collection paused: quick ones, and those whose long part (a run) resumes
 it itself (``pipeline.diff``). Any other command resumes it as soon as its arguments are read."""
@@ -541,6 +547,8 @@ def _workflow_commands_stopped(*, enabled: bool) -> Iterator[None]:
     if not enabled or os.environ.get("GITHUB_ACTIONS") != "true":
         yield
         return
+    import secrets  # (inside Actions only: it loads OpenSSL)
+
     token = secrets.token_hex(16)
     print(f"::stop-commands::{token}", flush=True)
     try:
@@ -573,6 +581,8 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
         _stdout_gone()
         return EXIT_ERROR
     except Exception:  # a bug in evalbot, not a user mistake: show everything
+        import traceback
+
         traceback.print_exc()
         print("evalbot: internal error; please report it with the traceback above", file=sys.stderr)
         return EXIT_ERROR

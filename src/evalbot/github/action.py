@@ -96,12 +96,8 @@ def _ensure_commits(
     Raises ``GitError`` when the commit is still missing: the event names it, so a later
     "unknown revision" would blame the user's branch names for a checkout or fetch problem.
     """
-    for rev in revisions:
-        if len(rev) != 40 or not all(c in "0123456789abcdef" for c in rev):
-            continue
-        probe = ["git", "-C", str(root), "cat-file", "-e", f"{rev}^{{commit}}"]
-        if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-            continue
+    shas = [r for r in revisions if len(r) == 40 and all(c in "0123456789abcdef" for c in r)]
+    for rev in _missing_commits(root, shas):
         commands.log(f"fetching {rev[:12]} (not in the checkout; use fetch-depth: 0)")
         fetch = ["git", "-C", str(root), "fetch", "--no-tags", "--quiet", "origin", rev]
         try:
@@ -111,7 +107,7 @@ def _ensure_commits(
             said = (fatal or lines)[:1] if done.returncode else []
         except (OSError, subprocess.TimeoutExpired) as exc:
             said = [str(exc)]
-        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+        if _missing_commits(root, [rev]):
             # git may echo the remote URL, credentials included: never pass those on.
             reason = f": {_URL_CREDENTIALS.sub('://***@', said[0])[:200]}" if said else ""
             raise GitError(
@@ -121,6 +117,21 @@ def _ensure_commits(
                 "contents: read); if the branch was force-pushed or deleted since, re-run on "
                 "its new head",
             )
+
+
+def _missing_commits(root: Path, shas: list[str]) -> list[str]:
+    """Those of ``shas`` that are not commits in the checkout: one ``git cat-file`` for all."""
+    if not shas:
+        return []
+    probe = ["git", "-C", str(root), "cat-file", "--batch-check"]
+    asked = "".join(f"{sha}^{{commit}}\n" for sha in shas)
+    done = subprocess.run(probe, input=asked, capture_output=True, check=False, text=True)
+    answers = done.stdout.splitlines() if done.returncode == 0 else []
+    # One line per object asked, in order: "<commit> commit <size>" (an annotated tag's commit
+    # for a tag), or "<name> missing" (also for an object that is no commit).
+    answers += [""] * (len(shas) - len(answers))
+    is_commit = [line.split(" ")[1:2] == ["commit"] for line in answers]
+    return [sha for sha, found in zip(shas, is_commit, strict=False) if not found]
 
 
 def _cache_dir(settings: ActionSettings, head: str) -> Path:

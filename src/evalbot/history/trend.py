@@ -45,7 +45,7 @@ MAX_LINES = 5_000
 
 
 class HistoryRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     suite: str
     metric: str

@@ -66,10 +66,10 @@ class Price(_Strict):
 
 
 def _default_provider() -> str:
-    # Imported when called: the provider modules import this one.
-    from evalbot.run.openai_provider import PROVIDER_KIND
+    # Imported when called: the provider registry imports this module.
+    from evalbot.run.providers import DEFAULT_KIND
 
-    return PROVIDER_KIND
+    return DEFAULT_KIND
 
 
 class ModelConfig(_Strict):
@@ -128,7 +128,7 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _provider_fields(self) -> ModelConfig:
-        # Each provider module states what its kind needs (imported here: run imports config).
+        # The provider registry states what each kind needs (imported here: run imports config).
         from evalbot.run.providers import provider_spec
 
         provider_spec(self.provider).check(self)
@@ -424,6 +424,14 @@ def _validation_error(
 
 def load_config(tree: FileTree, path: str = DEFAULT_CONFIG_PATH) -> EvalbotConfig:
     """Parse and validate evalbot.yml from a tree; raises ConfigError with file and line."""
+    return load_config_and_sha(tree, path)[0]
+
+
+def load_config_and_sha(
+    tree: FileTree, path: str = DEFAULT_CONFIG_PATH
+) -> tuple[EvalbotConfig, str]:
+    """``load_config`` with the sha256 of the text it parsed (for provenance): the file is read
+    once (from a git revision, each read is a ``git show``)."""
     if not tree.exists(path):
         raise ConfigError(
             "config file not found",
@@ -437,7 +445,7 @@ def load_config(tree: FileTree, path: str = DEFAULT_CONFIG_PATH) -> EvalbotConfi
             "expected a mapping with 'version' and 'suites'", file=tree.label(path), line=1
         )
     try:
-        return EvalbotConfig.model_validate(data)
+        return EvalbotConfig.model_validate(data), sha256_text(text)
     except ValidationError as exc:
         raise _validation_error(
             exc, label=tree.label(path), text=text, model=EvalbotConfig

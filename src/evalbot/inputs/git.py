@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,8 +88,9 @@ class Git:
             )
         return proc.stdout.decode().strip()
 
-    def merge_base(self, base: str, head: str) -> str:
-        base_sha, head_sha = self.rev_parse(base), self.rev_parse(head)
+    def merge_base(self, base: str, head: str, *, head_sha: str | None = None) -> str:
+        """``head_sha``: ``head`` already resolved by ``rev_parse`` (saves running git again)."""
+        base_sha, head_sha = self.rev_parse(base), head_sha or self.rev_parse(head)
         proc = self._run("merge-base", base_sha, head_sha, check=False)
         if proc.returncode != 0:
             if self.is_shallow():
@@ -113,19 +112,15 @@ class Git:
             changes += [Change("A", p) for p in untracked.split("\0") if p]
         return changes
 
-    def ls_tree(self, rev: str) -> list[str]:
-        raw = self._run("ls-tree", "-r", "-z", "--name-only", rev).stdout.decode("utf-8", "replace")
-        return [p for p in raw.split("\0") if p]
-
-    def symlinks(self, rev: str) -> set[str]:
-        """Paths that are symbolic links (mode 120000) at ``rev``."""
+    def ls_tree(self, rev: str) -> dict[str, str]:
+        """Every path at ``rev`` with its mode (``100644``, ``120000`` for a symbolic link…)."""
         raw = self._run("ls-tree", "-r", "-z", rev).stdout.decode("utf-8", "replace")
-        links = set()
+        files = {}
         for entry in raw.split("\0"):
             meta, _, path = entry.partition("\t")
-            if meta.startswith("120000 "):
-                links.add(path)
-        return links
+            if path:
+                files[path] = meta.split(" ", 1)[0]
+        return files
 
     def show_bytes(self, rev: str, path: str) -> bytes:
         return self._run("show", f"{rev}:{path}", binary=True).stdout
@@ -138,6 +133,9 @@ class Git:
 
     def export(self, rev: str, target: Path) -> None:
         """Write the files of ``rev`` under ``target`` (git archive; no checkout, no index)."""
+        import io
+        import tarfile  # (only a side whose code runs is exported)
+
         data = self._run("archive", "--format=tar", rev, binary=True).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(target, filter="data")

@@ -14,6 +14,7 @@ __all__ = ["MAX_FILE_BYTES", "FileTree", "GitTree", "WorkTree"]
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """No prompt, config or golden set evalbot reads may be larger (it is read whole)."""
 
+_SYMLINK_MODE = "120000"
 _LINK_HINT = "commit the file itself: evalbot does not follow links out of the repository"
 
 
@@ -112,13 +113,13 @@ class GitTree:
         self.git = git
         self.rev = rev
         self.sha = sha or git.rev_parse(rev)
-        self._listing: set[str] | None = None
-        self._links: set[str] | None = None
+        self._listing: dict[str, str] | None = None
         self._export: Path | None = None
 
-    def _files(self) -> set[str]:
+    def _files(self) -> dict[str, str]:
+        """Path -> git mode, listed once."""
         if self._listing is None:
-            self._listing = set(self.git.ls_tree(self.sha))
+            self._listing = self.git.ls_tree(self.sha)
         return self._listing
 
     def exists(self, path: str) -> bool:
@@ -128,9 +129,7 @@ class GitTree:
         clean = _clean(path)
         if clean not in self._files():
             raise InputError("file not found at this revision", file=self.label(path))
-        if self._links is None:
-            self._links = self.git.symlinks(self.sha)
-        if clean in self._links:
+        if self._files()[clean] == _SYMLINK_MODE:
             # git show would return the link's target as if it were the file's text.
             raise InputError("is a symbolic link", file=self.label(path), hint=_LINK_HINT)
         data = self.git.show_bytes(self.sha, clean)

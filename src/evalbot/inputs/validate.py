@@ -24,10 +24,9 @@ from evalbot.inputs.golden import GoldenSet, load_golden
 from evalbot.inputs.render import PromptTemplate, load_prompt
 from evalbot.inputs.tree import FileTree
 from evalbot.records import Example
-from evalbot.score import ScoreSetup, build_scorer, spec_for
+from evalbot.score import ScoreSetup, build_scorer, check_judge_metric, metric_type
 from evalbot.score.base import unknown_type_hint
 from evalbot.score.builtins import builtin_scorers
-from evalbot.score.judges import check_judge_metric
 
 __all__ = ["SuiteReport", "ValidationReport", "format_report", "validate"]
 
@@ -152,8 +151,8 @@ class _Checker:
                     hint="rename the metric; built-ins are always measured",
                 )
             ]
-        spec = spec_for(metric.type)
-        if spec is not None and not spec.needs_judge:
+        known = metric_type(metric.type)  # its scorer module is imported only to build it
+        if known is not None and not known.needs_judge:
             try:
                 scorer = build_scorer(metric, ScoreSetup(tree=self.tree), where=self.label)
             except UserError as exc:
@@ -169,7 +168,7 @@ class _Checker:
                     raise type(exc)(exc.message, **at, hint=exc.hint) from None
 
             return _per_example(examples, located)
-        if spec is None:
+        if known is None:
             return [
                 ConfigError(
                     f"metric {metric.name!r}: unknown type {metric.type!r}",

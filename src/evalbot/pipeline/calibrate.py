@@ -58,18 +58,18 @@ __all__ = [
 def pointwise_judges() -> tuple[str, ...]:
     """The judge metric types calibrate supports: every judged type but pairwise ones."""
     from evalbot.records import MetricKind
-    from evalbot.score import metric_specs
+    from evalbot.score import metric_types
 
-    pointwise = (s for s in metric_specs() if s.needs_judge and s.kind != MetricKind.PAIRWISE)
-    return tuple(s.type for s in pointwise)
+    pointwise = (t for t in metric_types() if t.needs_judge and t.kind != MetricKind.PAIRWISE)
+    return tuple(t.type for t in pointwise)
 
 
 def pairwise_judges() -> tuple[str, ...]:
     """The pairwise judge metric types (calibrated with human preferences between two answers)."""
     from evalbot.records import MetricKind
-    from evalbot.score import metric_specs
+    from evalbot.score import metric_types
 
-    return tuple(s.type for s in metric_specs() if s.needs_judge and s.kind == MetricKind.PAIRWISE)
+    return tuple(t.type for t in metric_types() if t.needs_judge and t.kind == MetricKind.PAIRWISE)
 
 
 _RESERVED = {"id", "output", "human", "metric", "expected", "context", "group", "metadata", "vars"}

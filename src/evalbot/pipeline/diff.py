@@ -18,8 +18,8 @@ from evalbot.inputs.config import (
     EvalbotConfig,
     ModelConfig,
     load_config,
+    load_config_and_sha,
     load_model_config,
-    sha256_text,
 )
 from evalbot.inputs.detect import select_suites
 from evalbot.inputs.git import Git
@@ -165,13 +165,13 @@ def run_diff(
         WorkTree(options.repo_root, git=git) if options.head is None else GitTree(git, options.head)
     )
     notes = list(options.extra_notes)
-    config = load_config(head_tree, options.config_path)
+    config, config_sha256 = load_config_and_sha(head_tree, options.config_path)
     base_tree: FileTree | None = None
     base_config: EvalbotConfig | None = None
     changes = []
     merge_base = None
     if options.base is not None:
-        merge_base = git.merge_base(options.base, options.head or "HEAD")
+        merge_base = git.merge_base(options.base, options.head or "HEAD", head_sha=head_tree.sha)
         base_tree = GitTree(git, options.base, sha=merge_base)
         base_config = _try_base_config(base_tree, options.config_path, notes)
         changes = git.changes(merge_base, head_tree.sha)
@@ -205,7 +205,7 @@ def run_diff(
         created_at=_now(),
         repo_root=str(options.repo_root),
         config_path=options.config_path,
-        config_sha256=sha256_text(head_tree.read_text(options.config_path)),
+        config_sha256=config_sha256,
         base_rev=options.base,
         base_sha=base_tree.sha if base_tree else None,
         head_rev=options.head or "WORKTREE",

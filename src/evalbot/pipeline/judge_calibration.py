@@ -78,7 +78,7 @@ def judge_prompt_version(scorer: Any) -> str:
 class JudgedMetric(BaseModel):
     """What a judge metric of this run is scored with (a record must match all of it)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     name: str
     type: str
     judge_model: str
@@ -92,7 +92,7 @@ class CalibrationUse(BaseModel):
     Kept in results.json (``SuiteResult.judge_calibrations``) so ``merge`` and the report can
     redo the correction without the repository."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     metric: str
     source: Literal["head", "base"]
     path: str

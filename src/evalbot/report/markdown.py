@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import math
 
-from tabulate import tabulate
-
 from evalbot.records import (
     Completion,
     GateStatus,
@@ -55,6 +53,8 @@ __all__ = [
 
 
 def table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    from tabulate import tabulate  # (loaded when a table is drawn: a no-op PR's report has none)
+
     # disable_numparse: tabulate would otherwise reformat cells such as "1e5" or "007".
     return tabulate(rows, headers=list(headers), tablefmt="github", disable_numparse=True)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tabulate import tabulate
-
 from evalbot.records import GateStatus, MetricComparison, RunResult, SuiteResult, SuiteStatus
 from evalbot.report.drift import drift_lines
 from evalbot.report.escape import plain
@@ -64,6 +62,8 @@ def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str
         more = len(suite.triggers) - 10
         lines.append(f"  triggered by: {shown}" + (f" and {more} more" if more > 0 else ""))
     if suite.comparisons:
+        from tabulate import tabulate  # (loaded when a table is drawn: a no-op PR's has none)
+
         mde = show_mde(suite)
         rows = []
         for c in suite.comparisons:
@@ -100,6 +100,8 @@ def _suite(suite: SuiteResult, color: bool, *, single: bool = False) -> list[str
 
 def _values_table(suite: SuiteResult) -> list[str]:
     """The head-only table: each metric's value with its interval (no base to compare with)."""
+    from tabulate import tabulate
+
     headers = list(VALUE_HEADERS)
     rows = []
     for v in suite.values:

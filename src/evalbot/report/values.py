@@ -3,8 +3,6 @@ and for a suite that has no base side (``diff`` of a new suite)."""
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from evalbot.records import SuiteResult
 from evalbot.report.escape import escape_cell
 from evalbot.report.rows import VALUE_HEADERS, value_figures, values_footnote
@@ -16,6 +14,8 @@ def values_block(suite: SuiteResult) -> list[str]:
     """[table, footnote], or [] when the suite has paired comparisons instead."""
     if not suite.values:
         return []
+    from tabulate import tabulate  # (loaded when a table is drawn: a no-op PR's report has none)
+
     rows = []
     for v in suite.values:
         f = value_figures(v)

@@ -23,11 +23,10 @@ from evalbot.records import Completion, ModelRequest
 from evalbot.run.providers import (
     MAX_RESPONSE_BYTES,
     ProviderContext,
-    ProviderSpec,
     app_payload,
     completion_from_app,
     one_line,
-    register_provider,
+    register_builder,
     too_large,
 )
 
@@ -152,24 +151,9 @@ class ExecProvider:
         return None
 
 
-def _check(config: ModelConfig) -> None:
-    if not config.command:
-        raise ValueError(f"provider {config.provider!r} needs command: [program, arg, ...]")
-
-
 def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) -> ExecProvider:
     assert workdir is not None
     return ExecProvider(config, workdir, context.code_env)
 
 
-register_provider(
-    ProviderSpec(
-        name="exec",
-        runs_user_code=True,
-        cached=True,
-        env_fields=(),
-        price_table=False,
-        check=_check,
-        build=_build,
-    )
-)
+register_builder("exec", _build)

@@ -26,15 +26,12 @@ from urllib.parse import urlsplit
 
 from evalbot.errors import ConfigError, ProviderError
 from evalbot.inputs.config import ModelConfig
-from evalbot.inputs.model_params import check_params
 from evalbot.records import Completion, ModelRequest, TokenLogprob
 from evalbot.run.providers import (
     ProviderContext,
-    ProviderSpec,
     cost_of,
-    needs_model,
     one_line,
-    register_provider,
+    register_builder,
     too_large,
 )
 from evalbot.run.transport import ChatSender, TooLarge
@@ -388,24 +385,9 @@ class OpenAIProvider:
         return None
 
 
-def _check(config: ModelConfig) -> None:
-    needs_model(config)
-    check_params(config.params)  # python/exec params belong to the user's own code
-
-
 def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) -> OpenAIProvider:
     endpoint = resolve_endpoint(config, context.env, context.allowed_hosts)
     return OpenAIProvider(config, endpoint, context.clients, cache_scope=context.cache_scope)
 
 
-register_provider(
-    ProviderSpec(
-        name=PROVIDER_KIND,
-        runs_user_code=False,
-        cached=True,
-        env_fields=("api_key_env", "base_url_env"),
-        price_table=True,
-        check=_check,
-        build=_build,
-    )
-)
+register_builder(PROVIDER_KIND, _build)

@@ -7,13 +7,18 @@ failures that would hit every call (a rejected key, an unknown model, an app tha
 imported) raise ``ProviderError`` at once.
 
 Providers: ``openai`` (``openai_provider``), ``python`` (``python_provider`` + ``pyworker``),
-``exec`` (``exec_provider``) and ``mock`` (here). Each module registers a ``ProviderSpec`` for its
-kind; the config rules, the runner, the cache and the trust policy read those facts from the
-registry (``provider_spec``) instead of comparing kind names.
+``exec`` (``exec_provider``) and ``mock`` (here). What evalbot knows about each kind (the facts the
+config rules, the runner, the cache and the trust policy read, and the check of a model config)
+is declared once, here, as a ``ProviderSpec``; they ask the registry (``provider_spec``) instead
+of comparing kind names. The module that implements a kind is imported only when a provider of
+that kind is built (``ProviderSpec.build``): it registers its builder then
+(``register_builder``). So checking model configs (``evalbot validate``, loading a config) loads
+no provider implementation and none of what they import (asyncio, the openai SDK's helpers).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,9 +26,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evalbot.inputs.config import ModelConfig, Price
+from evalbot.inputs.model_params import check_params
 from evalbot.records import Completion, ModelRequest
 
 __all__ = [
+    "DEFAULT_KIND",
     "MAX_RESPONSE_BYTES",
     "MockProvider",
     "Provider",
@@ -37,7 +44,7 @@ __all__ = [
     "one_line",
     "provider_kinds",
     "provider_spec",
-    "register_provider",
+    "register_builder",
     "too_large",
 ]
 
@@ -71,9 +78,24 @@ class ProviderContext:
     """Worker pools of the ``python`` provider, one per (directory, target), kept by the runner."""
 
 
+Builder = Callable[[ModelConfig, ProviderContext, "Path | None"], Provider]
+"""Makes the provider for one config; the ``Path`` is the side's directory (user code only)."""
+
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_builder(name: str, build: Builder) -> Builder:
+    """Called by the module that implements kind ``name`` when it is imported."""
+    if name in _BUILDERS:
+        raise ValueError(f"provider {name!r} has a builder already")
+    _BUILDERS[name] = build
+    return build
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
-    """Facts about one provider kind, registered once by the module that implements it."""
+    """Facts about one provider kind, declared once in ``_SPECS`` below; its implementation is
+    imported when a provider is built."""
 
     name: str
     """The ``provider:`` value of a model config."""
@@ -92,45 +114,18 @@ class ProviderSpec:
     """Calls are priced by the built-in price table (the cost cap's price floor)."""
     check: Callable[[ModelConfig], None]
     """Raises ValueError (one line naming the missing field) for a config it cannot run."""
-    build: Callable[[ModelConfig, ProviderContext, Path | None], Provider]
-    """The provider for one config; the ``Path`` is the side's directory (user code only)."""
+    module: str
+    """The module that implements the kind and registers its builder (``register_builder``)."""
 
-
-_SPECS: dict[str, ProviderSpec] = {}
-
-
-def register_provider(spec: ProviderSpec) -> ProviderSpec:
-    if spec.name in _SPECS:
-        raise ValueError(f"provider {spec.name!r} is registered twice")
-    _SPECS[spec.name] = spec
-    return spec
-
-
-_loaded = False
-
-
-def _load() -> dict[str, ProviderSpec]:
-    # Importing a provider module registers its kind (the modules import this one, so this
-    # import waits until a spec is asked for). None of them loads the openai SDK at import.
-    # Once: the runner asks for a spec several times per model call.
-    global _loaded
-    if not _loaded:
-        from evalbot.run import exec_provider, openai_provider, python_provider  # noqa: F401
-
-        _loaded = True
-    return _SPECS
-
-
-def provider_kinds() -> tuple[str, ...]:
-    """Every registered provider kind, in registration order."""
-    return tuple(_load())
-
-
-def provider_spec(name: str) -> ProviderSpec:
-    specs = _load()
-    if name not in specs:
-        raise ValueError(f"unknown provider {name!r} (known: {', '.join(specs)})")
-    return specs[name]
+    def build(
+        self, config: ModelConfig, context: ProviderContext, workdir: Path | None
+    ) -> Provider:
+        """The provider for one config, from the builder the kind's module registers."""
+        if self.name not in _BUILDERS:
+            importlib.import_module(self.module)
+        if self.name not in _BUILDERS:
+            raise RuntimeError(f"{self.module} registers no builder for provider {self.name!r}")
+        return _BUILDERS[self.name](config, context, workdir)
 
 
 def needs_model(config: ModelConfig) -> None:
@@ -251,14 +246,76 @@ class MockProvider:
         return None
 
 
-register_provider(
-    ProviderSpec(
-        name="mock",
-        runs_user_code=False,
-        cached=False,
-        env_fields=(),
-        price_table=False,
-        check=needs_model,
-        build=lambda config, context, workdir: MockProvider(config),
+register_builder("mock", lambda config, context, workdir: MockProvider(config))
+
+
+def _check_openai(config: ModelConfig) -> None:
+    needs_model(config)
+    check_params(config.params)  # python/exec params belong to the user's own code
+
+
+def _check_python(config: ModelConfig) -> None:
+    if not (config.target and ":" in config.target):
+        raise ValueError(f"provider {config.provider!r} needs target: 'package.module:function'")
+
+
+def _check_exec(config: ModelConfig) -> None:
+    if not config.command:
+        raise ValueError(f"provider {config.provider!r} needs command: [program, arg, ...]")
+
+
+DEFAULT_KIND = "openai"
+"""The kind of a model config that names none."""
+
+_SPECS: dict[str, ProviderSpec] = {
+    spec.name: spec
+    for spec in (
+        ProviderSpec(
+            name="mock",
+            runs_user_code=False,
+            cached=False,
+            env_fields=(),
+            price_table=False,
+            check=needs_model,
+            module=__name__,
+        ),
+        ProviderSpec(
+            name="exec",
+            runs_user_code=True,
+            cached=True,
+            env_fields=(),
+            price_table=False,
+            check=_check_exec,
+            module="evalbot.run.exec_provider",
+        ),
+        ProviderSpec(
+            name=DEFAULT_KIND,
+            runs_user_code=False,
+            cached=True,
+            env_fields=("api_key_env", "base_url_env"),
+            price_table=True,
+            check=_check_openai,
+            module="evalbot.run.openai_provider",
+        ),
+        ProviderSpec(
+            name="python",
+            runs_user_code=True,
+            cached=True,
+            env_fields=(),
+            price_table=False,
+            check=_check_python,
+            module="evalbot.run.python_provider",
+        ),
     )
-)
+}
+
+
+def provider_kinds() -> tuple[str, ...]:
+    """Every provider kind, in the order error messages list them."""
+    return tuple(_SPECS)
+
+
+def provider_spec(name: str) -> ProviderSpec:
+    if name not in _SPECS:
+        raise ValueError(f"unknown provider {name!r} (known: {', '.join(_SPECS)})")
+    return _SPECS[name]

@@ -25,11 +25,10 @@ from evalbot.records import Completion, ModelRequest
 from evalbot.run.providers import (
     MAX_RESPONSE_BYTES,
     ProviderContext,
-    ProviderSpec,
     app_payload,
     completion_from_app,
     one_line,
-    register_provider,
+    register_builder,
 )
 
 __all__ = ["PythonProvider", "WorkerPool"]
@@ -240,11 +239,6 @@ class PythonProvider:
         return None
 
 
-def _check(config: ModelConfig) -> None:
-    if not (config.target and ":" in config.target):
-        raise ValueError(f"provider {config.provider!r} needs target: 'package.module:function'")
-
-
 def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) -> PythonProvider:
     assert config.target and workdir is not None
     slot = (str(workdir), config.target)
@@ -258,14 +252,4 @@ def _build(config: ModelConfig, context: ProviderContext, workdir: Path | None) 
     return PythonProvider(config, context.pools[slot])
 
 
-register_provider(
-    ProviderSpec(
-        name="python",
-        runs_user_code=True,
-        cached=True,
-        env_fields=(),
-        price_table=False,
-        check=_check,
-        build=_build,
-    )
-)
+register_builder("python", _build)

@@ -13,6 +13,7 @@ never counted as a pass or a failure.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evalbot.errors import ConfigError
 from evalbot.inputs.config import MetricConfig, ModelConfig
 from evalbot.records import Completion, Example, MetricKind
+from evalbot.score.catalog import CATALOG, MetricType
 
 if TYPE_CHECKING:
     from evalbot.inputs.tree import FileTree
@@ -32,13 +34,18 @@ __all__ = [
     "JudgeRuntime",
     "MetricOptions",
     "MetricSpec",
+    "MetricType",
+    "NoJudgeError",
     "PairScorer",
     "Score",
     "ScoreSetup",
     "Scorer",
     "build_scorer",
+    "check_judge_metric",
     "judged_types",
     "metric_specs",
+    "metric_type",
+    "metric_types",
     "proportion_types",
     "register",
     "registered_types",
@@ -133,24 +140,40 @@ def _option_problem(metric: MetricConfig, model: type[MetricOptions], exc: Valid
     return f"option {key!r}: {error['msg']}"
 
 
+class NoJudgeError(ValueError):
+    """A judge metric built without a judge runtime (factories check everything else first)."""
+
+
 @dataclass(frozen=True)
 class MetricSpec:
-    """Everything the rest of evalbot may know about a metric type, declared once, next to its
-    factory, by ``@register``. Every list of metric types is derived from these specs."""
+    """A metric type's catalog facts (``score/catalog.py``) with what its module registered by
+    ``@register``: the factory and the options model."""
 
-    type: str
+    about: MetricType
     factory: Factory
-    kind: MetricKind
-    """The statistical kind of its scores (picks the paired test)."""
-    needs_judge: bool = False
-    """Graded by an LLM judge: needs a judge model and counts judge usage."""
-    proportion: bool = False
-    """Scores are fractions in [0, 1] (pass rates, win rates, RAG ratios): so are thresholds."""
-    higher_is_better: bool = True
-    """The default direction (a metric config's ``higher_is_better`` overrides it)."""
     options: OptionsModel | None = None
     """The type's options (the metric's keys besides name, type and higher_is_better); None
     means the factory still checks ``metric.options`` itself."""
+
+    @property
+    def type(self) -> str:
+        return self.about.type
+
+    @property
+    def kind(self) -> MetricKind:
+        return self.about.kind
+
+    @property
+    def needs_judge(self) -> bool:
+        return self.about.needs_judge
+
+    @property
+    def proportion(self) -> bool:
+        return self.about.proportion
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.about.higher_is_better
 
     def check(self, metric: MetricConfig) -> MetricOptions | None:
         """Validate a metric config's options against this type's model (``validate`` and
@@ -167,62 +190,80 @@ class MetricSpec:
         return self.factory(metric, setup, self.check(metric))
 
 
+_TYPES: dict[str, MetricType] = {t.type: t for t in CATALOG}
 _REGISTRY: dict[str, MetricSpec] = {}
+"""Filled by the scorer modules as they are imported (``spec_for`` imports them)."""
 
 
 def register(
-    *types: str,
-    kind: MetricKind,
-    needs_judge: bool = False,
-    proportion: bool = False,
-    higher_is_better: bool = True,
-    options: type[MetricOptions] | None = None,
+    *types: str, options: type[MetricOptions] | None = None
 ) -> Callable[[Factory], Factory]:
-    """Decorator: ``@register("contains", kind=MetricKind.BINARY, proportion=True)`` makes a
-    factory available by type name, with the facts the config, validate and the pipeline use."""
+    """Decorator: ``@register("contains", "icontains", options=ContainsOptions)`` makes a factory
+    the implementation of catalog types; the module must be the one the catalog names."""
 
     def decorate(factory: Factory) -> Factory:
         for name in types:
+            about = _TYPES.get(name)
+            if about is None:
+                raise RuntimeError(f"metric type {name!r} is not in evalbot.score.catalog")
+            if factory.__module__ != f"{__package__}.{about.module}":
+                raise RuntimeError(
+                    f"metric type {name!r} is registered by {factory.__module__}, "
+                    f"but the catalog names {__package__}.{about.module}"
+                )
             if name in _REGISTRY:
                 raise RuntimeError(f"metric type {name!r} is registered twice")
-            _REGISTRY[name] = MetricSpec(
-                name, factory, kind, needs_judge, proportion, higher_is_better, options
-            )
+            _REGISTRY[name] = MetricSpec(about, factory, options)
         return factory
 
     return decorate
 
 
-# The registry is filled by importing ``evalbot.score``, which every import of this module does
-# first (the package __init__ imports the modules that register).
+def metric_types() -> tuple[MetricType, ...]:
+    """Every metric type's facts, in catalog order; imports no scorer."""
+    return CATALOG
+
+
+def metric_type(name: str) -> MetricType | None:
+    """A metric type's facts, or None for an unknown type; imports no scorer."""
+    return _TYPES.get(name)
 
 
 def registered_types() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def metric_specs() -> list[MetricSpec]:
-    """In registration order (the order error messages list them in)."""
-    return list(_REGISTRY.values())
+    return sorted(_TYPES)
 
 
 def spec_for(metric_type: str) -> MetricSpec | None:
-    return _REGISTRY.get(metric_type)
+    """The type's facts and implementation: imports its scorer module on first use."""
+    about = _TYPES.get(metric_type)
+    if about is None:
+        return None
+    if metric_type not in _REGISTRY:
+        importlib.import_module(f"{__package__}.{about.module}")
+    spec = _REGISTRY.get(metric_type)
+    if spec is None:
+        raise RuntimeError(f"{__package__}.{about.module} registers no {metric_type!r} scorer")
+    return spec
+
+
+def metric_specs() -> list[MetricSpec]:
+    """Every type with its implementation (imports every scorer module), in catalog order."""
+    return [spec for t in CATALOG if (spec := spec_for(t.type)) is not None]
 
 
 def judged_types() -> frozenset[str]:
     """Metric types graded by an LLM judge (they need a judge model and count judge usage)."""
-    return frozenset(s.type for s in _REGISTRY.values() if s.needs_judge)
+    return frozenset(t.type for t in CATALOG if t.needs_judge)
 
 
 def proportion_types() -> frozenset[str]:
     """Metric types whose values are fractions in [0, 1]."""
-    return frozenset(s.type for s in _REGISTRY.values() if s.proportion)
+    return frozenset(t.type for t in CATALOG if t.proportion)
 
 
 def unknown_type_hint(name: str) -> str:
     """The fix for a misspelled metric type: the closest registered one, then the list."""
-    known = sorted(_REGISTRY)
+    known = sorted(_TYPES)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     listed = f"use one of {', '.join(known)}"
     return f"did you mean {close[0]!r}? Known types: {', '.join(known)}" if close else listed
@@ -230,7 +271,7 @@ def unknown_type_hint(name: str) -> str:
 
 def build_scorer(metric: MetricConfig, setup: ScoreSetup, *, where: str) -> Scorer | PairScorer:
     """Build the scorer for one metric config; ``where`` names the config file for errors."""
-    spec = _REGISTRY.get(metric.type)
+    spec = spec_for(metric.type)
     if spec is None:
         raise ConfigError(
             f"metric {metric.name!r}: unknown type {metric.type!r}",
@@ -244,4 +285,22 @@ def build_scorer(metric: MetricConfig, setup: ScoreSetup, *, where: str) -> Scor
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(
             f"metric {metric.name!r} ({metric.type}): {exc}", file=where, hint="see docs/config.md"
+        ) from exc
+
+
+def check_judge_metric(metric: MetricConfig, tree: FileTree, *, where: str) -> None:
+    """Check a judge metric's options and files without a judge or any call (for ``validate``).
+
+    Raises ``ConfigError`` naming ``where`` (the config file) on a bad option or missing file.
+    """
+    spec = spec_for(metric.type)
+    if spec is None or not spec.needs_judge:
+        raise ValueError(f"{metric.type!r} is not a judge metric type")
+    try:
+        spec.build(metric, ScoreSetup(tree=tree))
+    except NoJudgeError:
+        return  # every other check passed; whether a judge is configured is validate's concern
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"metric {metric.name!r} ({metric.type}): {exc}", file=where, hint="see docs/judges.md"
         ) from exc

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from evalbot.inputs.config import MetricConfig, ModelConfig, load_model_config
 from evalbot.records import Completion, Example, Message
+from evalbot.score.base import NoJudgeError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -180,10 +181,6 @@ class Judge:
     def of(cls, runner: ModelRunner, config: ModelConfig, path: str) -> Judge:
         params = {**JUDGE_DEFAULT_PARAMS, **config.params}
         return cls(runner=runner, config=config.model_copy(update={"params": params}), path=path)
-
-
-class NoJudgeError(ValueError):
-    """A judge metric built without a judge runtime (factories check everything else first)."""
 
 
 def resolve_judge(metric: MetricConfig, setup: ScoreSetup) -> Judge:

@@ -46,8 +46,6 @@ __all__ = [
     "extract_number",
 ]
 
-_BINARY = MetricKind.BINARY
-
 _SHORT = 120
 MAX_SCHEMA_BYTES = 1024 * 1024
 _NUMBER = re.compile(
@@ -221,11 +219,9 @@ def _match_factory(metric: MetricConfig, setup: ScoreSetup, options: _MatchOptio
     )
 
 
-register("equals", kind=_BINARY, proportion=True, options=EqualsOptions)(_match_factory)
-register("contains", "icontains", kind=_BINARY, proportion=True, options=ContainsOptions)(
-    _match_factory
-)
-register("not_contains", kind=_BINARY, proportion=True, options=NotContainsOptions)(_match_factory)
+register("equals", options=EqualsOptions)(_match_factory)
+register("contains", "icontains", options=ContainsOptions)(_match_factory)
+register("not_contains", options=NotContainsOptions)(_match_factory)
 
 STARTER_METRIC: dict[str, str] = {
     "name": "mentions_expected",
@@ -322,7 +318,7 @@ class RegexOptions(MetricOptions):
     fullmatch: StrictBool = False
 
 
-@register("regex", kind=_BINARY, proportion=True, options=RegexOptions)
+@register("regex", options=RegexOptions)
 def _regex_factory(metric: MetricConfig, setup: ScoreSetup, options: RegexOptions) -> Scorer:
     pattern, flags = options.pattern, options.flags
     # Compile once with a neutral stand-in for every placeholder, so a broken pattern fails at
@@ -377,7 +373,7 @@ class JsonValidOptions(MetricOptions):
     allow_fences: StrictBool = False
 
 
-@register("json_valid", kind=_BINARY, proportion=True, options=JsonValidOptions)
+@register("json_valid", options=JsonValidOptions)
 def _json_valid_factory(
     metric: MetricConfig, setup: ScoreSetup, options: JsonValidOptions
 ) -> Scorer:
@@ -516,7 +512,7 @@ class JsonSchemaOptions(MetricOptions):
     allow_fences: StrictBool = False
 
 
-@register("json_schema", kind=_BINARY, proportion=True, options=JsonSchemaOptions)
+@register("json_schema", options=JsonSchemaOptions)
 def _json_schema_factory(
     metric: MetricConfig, setup: ScoreSetup, options: JsonSchemaOptions
 ) -> Scorer:
@@ -602,7 +598,7 @@ class NumericCloseOptions(MetricOptions):
     rel_tolerance: _Tolerance = 0.0
 
 
-@register("numeric_close", kind=_BINARY, proportion=True, options=NumericCloseOptions)
+@register("numeric_close", options=NumericCloseOptions)
 def _numeric_factory(
     metric: MetricConfig, setup: ScoreSetup, options: NumericCloseOptions
 ) -> Scorer:

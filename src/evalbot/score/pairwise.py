@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from evalbot.inputs.config import MetricConfig
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.score.base import MetricOptions, Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup, register
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
@@ -46,7 +46,7 @@ Winner = Literal["A", "B", "tie"]
 
 
 class _PairReply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     reason: str = ""
     winner: Winner
 
@@ -190,6 +190,7 @@ class PairwiseOptions(MetricOptions):
     """A model config path for this metric's judge; checked by ``resolve_judge``."""
 
 
+@register("pairwise", options=PairwiseOptions)
 def build_pairwise(
     metric: MetricConfig, setup: ScoreSetup, options: PairwiseOptions
 ) -> PairwiseScorer:

@@ -28,7 +28,7 @@ from pydantic import (
 from evalbot.inputs.config import MetricConfig
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind
-from evalbot.score.base import MetricOptions, Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup, register
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
@@ -55,17 +55,17 @@ MAX_ITEMS = 40
 
 
 class _Claims(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     claims: list[str] = Field(default_factory=list)
 
 
 class _Statements(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     statements: list[str] = Field(default_factory=list)
 
 
 class _Verdict(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     reason: str = ""
     verdict: Literal["yes", "no", "idk"]
 
@@ -76,12 +76,12 @@ class _Verdict(BaseModel):
 
 
 class _Verdicts(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     verdicts: list[_Verdict]
 
 
 class _Useful(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     reason: str = ""
     verdict: Literal["yes", "no"]
 
@@ -383,3 +383,7 @@ def build_rag(metric: MetricConfig, setup: ScoreSetup, options: RagOptions) -> _
         context_key=options.context_key,
         idk_counts=options.idk_counts if isinstance(options, AnswerRagOptions) else None,
     )
+
+
+register("faithfulness", "answer_relevance", options=AnswerRagOptions)(build_rag)
+register("context_precision", "context_recall", options=RagOptions)(build_rag)

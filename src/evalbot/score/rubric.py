@@ -32,7 +32,7 @@ from evalbot.fsio import ensure_dir, write_atomic
 from evalbot.inputs.config import MetricConfig, sha256_text
 from evalbot.parsing import ParseProblem, load_json
 from evalbot.records import Completion, Example, MetricKind, TokenLogprob
-from evalbot.score.base import MetricOptions, Score, ScoreSetup
+from evalbot.score.base import MetricOptions, Score, ScoreSetup, register
 from evalbot.score.judge_io import (
     Judge,
     ask_judge,
@@ -63,12 +63,12 @@ MIN_TOKEN_PROB = 0.01
 
 
 class _StepsReply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     steps: list[str] = Field(min_length=1, max_length=12)
 
 
 class _ScoreReply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     score: int
     reason: str = ""
 
@@ -76,7 +76,7 @@ class _ScoreReply(BaseModel):
 class FrozenSteps(BaseModel):
     """The frozen evaluation steps file (``judge-steps/*.json``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     version: int = STEPS_FILE_VERSION
     rubric_sha256: str
     judge_model: str
@@ -359,6 +359,7 @@ class RubricOptions(MetricOptions):
     logprobs: StrictBool = True
 
 
+@register("llm_rubric", options=RubricOptions)
 def build_rubric(metric: MetricConfig, setup: ScoreSetup, options: RubricOptions) -> RubricScorer:
     if options.rubric is None:
         raise ValueError("needs 'rubric: <path to a Markdown rubric>'")

@@ -3,7 +3,8 @@
 A length metric for answers that must stay short (or thorough). Counts are skewed, so the kind is
 heavy-tailed (Wilcoxon signed-rank, Hodges–Lehmann interval). Lower is better by default, as for
 ``output_tokens``; set ``higher_is_better: true`` on the metric for the other direction. It takes
-no options. This file is the whole metric: copy it to add one (docs/architecture.md).
+no options. This file and its line in ``catalog.py`` are the whole metric: copy them to add one
+(docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ class WordCountOptions(MetricOptions):
     """None: every key besides name, type and higher_is_better is refused."""
 
 
-@register(
-    "word_count", kind=MetricKind.HEAVY_TAILED, higher_is_better=False, options=WordCountOptions
-)
+@register("word_count", options=WordCountOptions)
 def _word_count(metric: MetricConfig, setup: ScoreSetup, _: WordCountOptions) -> Scorer:
     direction = False if metric.higher_is_better is None else metric.higher_is_better
     return WordCount(name=metric.name, higher_is_better=direction)

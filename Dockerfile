@@ -46,8 +46,11 @@ RUN pip --python /opt/evalbot/bin/python install --no-cache-dir --no-compile --n
 
 # Runtime stage: the base, git, and the virtualenv.
 FROM ${BASE_IMAGE}
+# No pydantic plugin is installed in this image: without the variable, pydantic would read the
+# entry points of every installed package to look for one at each start (~0.02 s of CPU).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PYDANTIC_DISABLE_PLUGINS=__all__ \
     PATH=/opt/evalbot/bin:$PATH
 
 # git reads the base and head sides; the workspace is owned by the runner's user, not root

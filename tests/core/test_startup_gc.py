@@ -82,3 +82,20 @@ def test_python_m_evalbot_runs_the_program() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith("valid: no problems found (no model was called)")
+
+
+def test_a_run_collects_in_larger_young_steps_and_never_lowers_them() -> None:
+    from evalbot.startup import RUN_YOUNG_GENERATION, collect_for_a_run
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with collection_paused():
+            collect_for_a_run()
+            assert gc.isenabled()
+            assert gc.get_threshold() == (RUN_YOUNG_GENERATION, 10, 10)
+        gc.set_threshold(RUN_YOUNG_GENERATION * 2, 5, 5)
+        collect_for_a_run()
+        assert gc.get_threshold() == (RUN_YOUNG_GENERATION * 2, 5, 5)
+    finally:
+        gc.set_threshold(*before)

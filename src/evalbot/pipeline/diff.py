@@ -36,7 +36,7 @@ from evalbot.records import (
 from evalbot.report import write_outputs
 from evalbot.safe_paths import safe_output_dir
 from evalbot.scrub import Scrubber
-from evalbot.startup import resume_collection
+from evalbot.startup import collect_for_a_run
 from evalbot.trust import code_environment
 
 if TYPE_CHECKING:
@@ -255,7 +255,7 @@ def run_diff(
         return finish_run(result, options, scrubber)
 
     # Only a run that evaluates something loads the runner and the statistics.
-    resume_collection()  # a run allocates for long: collect as usual (see evalbot.startup)
+    collect_for_a_run()  # a run allocates for long: collect, in larger steps (evalbot.startup)
     import asyncio
 
     from evalbot.history.attach import open_history

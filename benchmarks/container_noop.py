@@ -11,7 +11,8 @@ its process start, and CPU), and, for scale, the median wall time of `docker run
 the same image: what the engine itself costs to create and remove a container (large on the vfs
 storage driver, which copies the whole image for every container; small on overlay2, as on a
 runner). Each no-op run also checks the result (exit 0, a passing check, no model call), so a
-broken image cannot give a fast figure.
+broken image cannot give a fast figure. Last, the CPU of `evalbot --version` and `evalbot
+validate` on the example inside the image (the installed program, as a step pays it).
 """
 
 from __future__ import annotations
@@ -76,6 +77,28 @@ def _noop_once() -> tuple[float, float, float]:
         return run.wall_s, inner, cpu
 
 
+# Start-up CPU of the installed program (compiled bytecode, no editable-install finder, only
+# runtime packages: what a runner's step pays), `--version` and `validate` on the example.
+STARTUP = (
+    "import os, subprocess\n"
+    "commands = (('--version', ['--version']), ('validate', ['validate', '-C', '/example']))\n"
+    "for name, args in commands:\n"
+    "    proc = subprocess.Popen(['/opt/evalbot/bin/evalbot', *args], stdout=subprocess.DEVNULL)\n"
+    "    _, status, usage = os.wait4(proc.pid, 0)\n"
+    "    assert os.waitstatus_to_exitcode(status) == 0, name\n"
+    "    print(name, f'{usage.ru_utime + usage.ru_stime:.3f}')\n"
+)
+
+
+def _startup_once() -> dict[str, float]:
+    example = ROOT / "examples" / "support-bot" / "repo"
+    out = docker(
+        "run", "--rm", "--network", "none", "-v", f"{example}:/example:ro",
+        "--entrypoint", "/opt/evalbot/bin/python", IMAGE, "-c", STARTUP,
+    ).stdout  # fmt: skip
+    return {name: float(cpu) for name, cpu in (line.split() for line in out.splitlines())}
+
+
 def _empty_once() -> float:
     start = time.perf_counter()
     docker("run", "--rm", "--network", "host", "--entrypoint", "true", IMAGE)
@@ -114,6 +137,9 @@ def main() -> None:
     print(_line("  in evalbot", [inner for _, inner, _ in noop]))
     print(_line("  its CPU", [cpu for _, _, cpu in noop]))
     print(_line("empty `true`", [_empty_once() for _ in range(args.runs)]))
+    startup = [_startup_once() for _ in range(max(args.runs, 7))]
+    for name in ("--version", "validate"):
+        print(_line(f"{name} CPU", [run[name] for run in startup]))
 
 
 if __name__ == "__main__":

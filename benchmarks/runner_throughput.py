@@ -245,9 +245,13 @@ async def _evalbot_pass(base_url: str, cache_dir: Path | None, n: int, concurren
     from evalbot.records import Message
     from evalbot.run.cache import ResponseCache
     from evalbot.run.runner import ModelRunner, build_request
-    from evalbot.startup import collect_for_a_run
 
-    collect_for_a_run()  # the collector's settings of a run, as `evalbot diff` makes them
+    try:
+        from evalbot.startup import collect_for_a_run
+    except ImportError:  # an older checkout measured through PYTHONPATH: it collected as usual
+        pass
+    else:
+        collect_for_a_run()  # the collector's settings of a run, as `evalbot diff` makes them
 
     env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "test-key"}
     config = ModelConfig(provider="openai", model="bench-model", params={"temperature": 0})

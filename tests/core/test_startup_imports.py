@@ -1,7 +1,7 @@
 """Start-up stays cheap: the CLI entry point, ``--version`` and ``validate`` import none of the
-heavy packages (scipy, numpy, openai, PyGithub); they load only on the path that uses them. The
-no-op path of ``evalbot action`` (a PR touching no eval input) posts its check with PyGithub but
-loads no statistics and no model SDK.
+heavy packages (scipy, numpy, openai, aiohttp, PyGithub); they load only on the path that uses
+them. The no-op path of ``evalbot action`` (a PR touching no eval input) posts its check with
+PyGithub but loads no statistics, no model SDK and no HTTP client of model calls.
 
 Each check runs in a fresh interpreter, since this test process has imported everything already.
 """
@@ -21,8 +21,8 @@ from tests.noop_action import noop_action
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "support-bot" / "repo"
-HEAVY = ("scipy", "numpy", "openai", "github")
-EVALUATION_ONLY = ("scipy", "numpy", "openai")
+HEAVY = ("scipy", "numpy", "openai", "aiohttp", "github")
+EVALUATION_ONLY = ("scipy", "numpy", "openai", "aiohttp")
 LIGHT_SCORE = ("evalbot.score.base", "evalbot.score.catalog")
 """What the config rules read (which metric types are proportions, judged): no scorer."""
 

@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +179,21 @@ def _prompts(n: int) -> list[str]:
     return [f"{side} example {i}" for side in ("base", "head") for i in range(n)]
 
 
+def _body(prompt: str) -> dict:
+    messages = [{"role": "user", "content": prompt}]
+    return {"model": "bench-model", "temperature": 0, "messages": messages}
+
+
+async def _timed(n: int, one: Callable[[str], Awaitable[str]]) -> dict:
+    """Every prompt through ``one`` at once; the wall and CPU time they took."""
+    prompts = _prompts(n)
+    start, cpu = time.perf_counter(), time.process_time()
+    answers = await asyncio.gather(*(one(p) for p in prompts))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert answers == prompts
+    return {"wall": wall, "cpu": cpu, "sent": len(prompts)}
+
+
 async def _bare_aiohttp(base_url: str, n: int, concurrency: int) -> dict:
     import aiohttp
 
@@ -188,26 +204,17 @@ async def _bare_aiohttp(base_url: str, n: int, concurrency: int) -> dict:
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def one(prompt: str) -> str:
-            body = {
-                "model": "bench-model",
-                "temperature": 0,
-                "messages": [{"role": "user", "content": prompt}],
-            }
-            async with slots, session.post(url, data=json.dumps(body), headers=headers) as r:
-                r.raise_for_status()
-                raw = await r.read()
+            data = json.dumps(_body(prompt))
+            async with slots, session.post(url, data=data, headers=headers) as response:
+                response.raise_for_status()
+                raw = await response.read()
             return json.loads(raw)["choices"][0]["message"]["content"]
 
-        prompts = _prompts(n)
-        start, cpu = time.perf_counter(), time.process_time()
-        answers = await asyncio.gather(*(one(p) for p in prompts))
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert len(answers) == len(prompts)
-    return {"wall": wall, "cpu": cpu, "sent": len(prompts)}
+        return await _timed(n, one)
 
 
 async def _bare_httpx(base_url: str, n: int, concurrency: int) -> dict:
-    try:  # the HTTP library the openai SDK (and so evalbot) runs on: httpx2 from openai 3
+    try:  # the HTTP library the openai SDK runs on: httpx2 from openai 3
         import httpx2 as httpx
     except ImportError:
         import httpx  # type: ignore[no-redef]
@@ -218,22 +225,13 @@ async def _bare_httpx(base_url: str, n: int, concurrency: int) -> dict:
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
 
         async def one(prompt: str) -> str:
-            body = {
-                "model": "bench-model",
-                "temperature": 0,
-                "messages": [{"role": "user", "content": prompt}],
-            }
             async with slots:
+                body = _body(prompt)
                 response = await client.post("/chat/completions", json=body, headers=headers)
             response.raise_for_status()
             return json.loads(response.content)["choices"][0]["message"]["content"]
 
-        prompts = _prompts(n)
-        start, cpu = time.perf_counter(), time.process_time()
-        answers = await asyncio.gather(*(one(p) for p in prompts))
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert len(answers) == len(prompts)
-    return {"wall": wall, "cpu": cpu, "sent": len(prompts)}
+        return await _timed(n, one)
 
 
 async def _evalbot_pass(base_url: str, cache_dir: Path | None, n: int, concurrency: int) -> dict:

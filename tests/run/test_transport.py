@@ -221,3 +221,22 @@ def test_a_declared_oversized_answer_is_refused_unread(fake_openai: FakeOpenAI, 
     done = run(_ask(ModelRunner(env=fake_env, max_retries=0)))
     assert not done.ok and "larger than" in (done.error or "")
     assert json.dumps(fake_openai.requests[0])  # the request itself went out whole
+
+
+def test_the_sdk_client_itself_sends_nothing(fake_openai: FakeOpenAI, fake_env):
+    """Only ChatSender sends: a call made through the SDK's own client fails, and never leaves."""
+    from evalbot.run.openai_provider import OpenAIClients, resolve_endpoint
+
+    async def main() -> None:
+        clients = OpenAIClients(fake_env, max_retries=0)
+        sdk = clients.client(resolve_endpoint(model_config(), fake_env, None))
+        try:
+            with pytest.raises(RuntimeError, match="ChatSender only"):
+                await sdk.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                )
+        finally:
+            await clients.aclose()
+
+    run(main())
+    assert fake_openai.requests == []

@@ -34,7 +34,7 @@ from evalbot.run.providers import (
     register_builder,
     too_large,
 )
-from evalbot.run.transport import ChatSender, TooLarge
+from evalbot.run.transport import ChatSender, TooLarge, sdk_http_client
 
 if TYPE_CHECKING:
     # The SDK loads when a client is made, not when the registry reads this module's spec:
@@ -167,6 +167,7 @@ class OpenAIClients:
                 base_url=endpoint.base_url,
                 api_key=self.key(endpoint),
                 max_retries=self.max_retries,
+                http_client=sdk_http_client(),  # the SDK decides, ChatSender sends
             )
         return self._clients[slot]
 

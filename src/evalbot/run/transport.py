@@ -24,6 +24,7 @@ up to ``MAX_RESPONSE_BYTES`` within the call's timeout.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import urllib.request
 from collections.abc import Mapping
@@ -40,7 +41,7 @@ from evalbot.run.providers import MAX_RESPONSE_BYTES
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-__all__ = ["Answer", "ChatSender", "TooLarge", "restore_retry_after"]
+__all__ = ["Answer", "ChatSender", "TooLarge", "restore_retry_after", "sdk_http_client"]
 
 _RETRY_AFTER_ALIASES = {
     "retry-after": "llm_provider-retry-after",
@@ -76,10 +77,36 @@ def restore_retry_after(headers: Any) -> None:
 def _http_library(client: object) -> ModuleType:
     """The httpx flavour the SDK is built on (``httpx2`` for openai 3, ``httpx`` before): the
     responses its retry policy reads and the errors it raises must be that library's types."""
-    for base in type(client).__mro__:
+    kind = client if isinstance(client, type) else type(client)
+    for base in kind.__mro__:
         if base.__name__ == "AsyncClient":
             return sys.modules[base.__module__.partition(".")[0]]
-    raise TypeError(f"not an httpx client: {type(client).__name__}")
+    raise TypeError(f"not an httpx client: {kind.__name__}")
+
+
+@functools.cache
+def _refusing_transport() -> type:
+    import openai
+
+    lib = _http_library(openai.DefaultAsyncHttpxClient)
+
+    class SdkSendsNothing(lib.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        async def handle_async_request(self, request: Any) -> Any:
+            raise RuntimeError("model calls go through evalbot.run.transport.ChatSender only")
+
+    return SdkSendsNothing
+
+
+def sdk_http_client() -> Any:
+    """The HTTP client to give ``AsyncOpenAI``: one that refuses to send anything.
+
+    The SDK is asked only for its retry policy and its errors; every call goes through
+    ``ChatSender``. A request the SDK made by itself (another code path, a future version)
+    fails loudly instead of going out with other headers, TLS or proxy settings. It also spares
+    the TLS context the SDK's default client would load for nothing (~30 ms of CPU each)."""
+    import openai
+
+    return openai.DefaultAsyncHttpxClient(transport=_refusing_transport()(), trust_env=False)
 
 
 def _env_proxy(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:

@@ -9,7 +9,7 @@ prompts, so nothing is de-duplicated) go through
 
 * ``httpx``: a plain ``AsyncClient`` of the HTTP library the openai SDK runs on (``httpx2``
   from openai 3; connection pool sized to the concurrency, a semaphore, ``json.loads`` of each
-  answer): the issue's reference, what a client built on the SDK's stack allows at best;
+  answer): what a client built on the SDK's own stack allows at best;
 * ``aiohttp``: the same with a plain aiohttp ``ClientSession``, the library evalbot's model calls
   run on (``run/transport.py``): what the machine, that HTTP stack and the fake server allow;
 * ``evalbot``: one ``ModelRunner`` with a fresh signed on-disk cache, then a second pass over the

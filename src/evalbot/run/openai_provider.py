@@ -308,7 +308,7 @@ class OpenAIProvider:
             "messages": [m.model_dump() for m in request.messages],
         }
         body.pop("stream", None)  # one whole answer per call; latency is measured end to end
-        # As httpx encodes ``json=``: compact, UTF-8, no NaN.
+        # Compact, UTF-8, no NaN (as the SDK would have encoded it).
         content = json.dumps(
             body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
         ).encode("utf-8")

@@ -2,8 +2,8 @@
 
 Why aiohttp and not the SDK's own httpx client: at the concurrency evals run at, the client's CPU
 per request, not the model, sets the pace (``benchmarks/runner_throughput.py``). On the 2-core
-reference machine a plain httpx2 ``AsyncClient`` spends 1.2 ms of CPU per chat completion and
-aiohttp 0.3 ms, with the same server, concurrency and answers (its HTTP parser is in C and its
+reference machine a plain httpx2 ``AsyncClient`` spends 1.4 ms of CPU per chat completion and
+aiohttp 0.2-0.4 ms, with the same server, concurrency and answers (its HTTP parser is in C and its
 pool has no per-request bookkeeping across idle connections).
 
 What the SDK decided per call is still decided by the SDK: whether a status is retried

@@ -121,6 +121,45 @@ def test_identical_requests_in_flight_are_joined(fake_openai: FakeOpenAI, fake_e
     assert runner.usage().requests == 6 and runner.sent == 2
 
 
+def test_a_joined_call_whose_first_caller_left_is_asked_again(fake_openai: FakeOpenAI, fake_env):
+    """The call is made in its first caller's task: cancelling that caller must not leave the
+    callers that joined it without an answer (nor cancel them)."""
+    fake_openai.responder = lambda body: Reply("answer", delay_s=0.3)
+    model = model_config()
+    request = build_request(model, user("same"))
+
+    async def main() -> tuple[Completion, bool]:
+        runner = ModelRunner(env=fake_env)
+        try:
+            first = asyncio.ensure_future(runner.complete(model, request))
+            await asyncio.sleep(0.1)  # the first call is on the wire
+            joined = asyncio.ensure_future(runner.complete(model, request))
+            await asyncio.sleep(0.05)
+            first.cancel()
+            done = await joined
+            return done, first.cancelled()
+        finally:
+            await runner.aclose()
+
+    done, first_cancelled = run(main())
+    assert first_cancelled and done.ok and done.text == "answer"
+    assert len(fake_openai.requests) == 2  # the cancelled call, then the joiner's own
+
+
+def test_closing_the_runner_cancels_the_calls_in_flight(fake_openai: FakeOpenAI, fake_env):
+    fake_openai.responder = lambda body: Reply("late", delay_s=5)
+    model = model_config()
+
+    async def main() -> bool:
+        runner = ModelRunner(env=fake_env)
+        call = asyncio.ensure_future(runner.complete(model, build_request(model, user("x"))))
+        await asyncio.sleep(0.2)
+        await runner.aclose()
+        return call.cancelled()
+
+    assert run(main())
+
+
 @pytest.mark.parametrize("status", [301, 307, 308])
 def test_a_redirect_is_an_error_not_followed(fake_openai: FakeOpenAI, fake_env, status: int):
     fake_openai.enqueue(Reply(status=status, headers={"Location": "http://elsewhere.test/v1"}))

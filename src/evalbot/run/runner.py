@@ -106,6 +106,23 @@ class _Counters:
         )
 
 
+@dataclass
+class _Flight:
+    """A call being made: where identical calls wait for its answer, and whose task makes it."""
+
+    answer: asyncio.Future[Completion]
+    caller: asyncio.Task[Any] | None
+
+    def fail(self, exc: BaseException) -> None:
+        if self.answer.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self.answer.cancel()
+        else:
+            self.answer.set_exception(exc)
+            self.answer.exception()  # retrieved: no "never retrieved" log when nobody joined
+
+
 class ModelRunner:
     """Bounded, de-duplicated, cached model calls for one run (see the module docstring).
 
@@ -153,7 +170,7 @@ class ModelRunner:
         self.spent_usd = 0.0
         self._slots = asyncio.Semaphore(self.concurrency)
         self._counters: dict[str, _Counters] = {}
-        self._inflight: dict[str, asyncio.Task[Completion]] = {}
+        self._inflight: dict[str, _Flight] = {}
         self._providers: dict[tuple[str, str], Provider] = {}
         self._config_json: dict[int, tuple[ModelConfig, str]] = {}
         self._pools: dict[tuple[str, str], WorkerPool] = {}
@@ -180,29 +197,26 @@ class ModelRunner:
         lookup), and gives it back at once for a cache hit or a joined call: a run that asks
         for 20,000 answers at once then sends its first requests right away, instead of after
         looking all 20,000 up (2 s of CPU at that size), and answers come in the order asked.
+        The call is made in the caller's own task (no task of its own: at 20,000 calls the
+        extra task, its shield and callbacks were a tenth of the runner's CPU); identical
+        calls meanwhile wait on its ``_Flight``.
         """
         if self._fatal is not None:
             raise self._fatal
         await self._slots.acquire()
-        held = True  # until a sending task takes the slot over, or the call is answered
+        held = True  # until _send takes the slot over, or the call is answered
         try:
             if self._fatal is not None:
                 raise self._fatal
             provider = self._provider(config, workdir)
             key = request_key(request, scope=provider.scope)
-            flight = key if cacheable(request) else self._flight_key(key, workdir)
+            flight_key = key if cacheable(request) else self._flight_key(key, workdir)
             counters = self._counters_for(request.purpose)
-            task = self._inflight.get(flight)
-            if task is not None:
+            flight = self._inflight.get(flight_key)
+            if flight is not None:
                 self._slots.release()
                 held = False
-                # Joined: shield so that cancelling this caller does not cancel the others' call.
-                completion = await asyncio.shield(task)
-                counters.count_hit(completion)
-                self.cache_hits += 1
-                if self.on_call is not None:
-                    self.on_call(request.purpose)
-                return completion.model_copy(update={"cached": True})
+                return await self._join(flight, counters, config, request, workdir)
             hit = self._cached(provider, request, key)
             if hit is not None:
                 counters.count_hit(hit)
@@ -210,14 +224,48 @@ class ModelRunner:
                 if self.on_call is not None:
                     self.on_call(request.purpose)
                 return hit
-            task = asyncio.ensure_future(self._send(provider, request, counters, key))
+            flight = _Flight(asyncio.get_running_loop().create_future(), asyncio.current_task())
+            self._inflight[flight_key] = flight
             held = False  # _send gives the slot back once the provider answered
-            self._inflight[flight] = task
-            task.add_done_callback(lambda t: self._landed(flight, t, request.purpose))
-            return await asyncio.shield(task)
+            try:
+                completion = await self._send(provider, request, counters, key)
+            except BaseException as exc:
+                flight.fail(exc)
+                raise
+            finally:
+                if self._inflight.get(flight_key) is flight:
+                    del self._inflight[flight_key]
+                if self.on_call is not None:
+                    self.on_call(request.purpose)
+            flight.answer.set_result(completion)
+            return completion
         finally:
             if held:
                 self._slots.release()
+
+    async def _join(
+        self,
+        flight: _Flight,
+        counters: _Counters,
+        config: ModelConfig,
+        request: ModelRequest,
+        workdir: Path | None,
+    ) -> Completion:
+        """The answer of an identical call in flight, marked cached. Shielded: cancelling this
+        caller does not touch that call. If that call's own caller was cancelled, this one asks
+        again (it was not)."""
+        try:
+            completion = await asyncio.shield(flight.answer)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if flight.answer.cancelled() and not (current and current.cancelling()):
+                return await self.complete(config, request, workdir=workdir)
+            raise
+        counters.count_hit(completion)
+        self.cache_hits += 1
+        if self.on_call is not None:
+            self.on_call(request.purpose)
+        return completion.model_copy(update={"cached": True})
 
     def is_cached(self, config: ModelConfig, request: ModelRequest) -> bool | None:
         """Whether the cache holds an answer to ``request``, for the plan shown before a run
@@ -241,7 +289,9 @@ class ModelRunner:
 
     async def aclose(self) -> None:
         """Cancel calls still in flight, stop worker processes, close HTTP clients."""
-        pending = [t for t in self._inflight.values() if not t.done()]
+        flights, self._inflight = list(self._inflight.values()), {}
+        current = asyncio.current_task()
+        pending = [f.caller for f in flights if f.caller is not None and f.caller is not current]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -266,14 +316,6 @@ class ModelRunner:
     def error_count(self) -> int:
         """Failed answers so far, every purpose."""
         return sum(c.errors for c in self._counters.values())
-
-    def _landed(self, flight: str, task: asyncio.Task[Completion], purpose: str) -> None:
-        if self._inflight.get(flight) is task:
-            del self._inflight[flight]
-        if self.on_call is not None:
-            self.on_call(purpose)
-        if not task.cancelled():
-            task.exception()  # retrieved here, so a call whose callers all left logs nothing
 
     def _provider(self, config: ModelConfig, workdir: Path | None) -> Provider:
         # The config's JSON names its provider; dumped once per config object (the same few

@@ -268,3 +268,61 @@ def test_repetitive_outputs_are_diffed_without_quadratic_blowup():
     old, new = word_diff("!" * 2000, "!?" * 1000)
     assert old.count("!") == 2000 and new.count("?") == 1000
     assert "<ins>" in new and "&lt;" not in new
+
+
+def _sliced_and_drifting(slice_name: str = "lang=de", rev: str = "v1.0") -> RunResult:
+    from evalbot.records import DriftResult, GateStatus, SliceResult
+
+    worst = make_comparison(
+        base=0.9, head=0.6, ci=(-0.45, -0.15), p=0.002, p_adjusted=0.004, max_drop=0.02
+    )
+    calm = make_comparison(
+        base=0.9, head=0.89, ci=(-0.05, 0.03), p=0.6, p_adjusted=0.6, verdict=Verdict.UNCHANGED
+    )
+    drift = DriftResult(
+        baseline_rev=rev,
+        baseline_sha="0123456789abcdef",
+        n=40,
+        n_head=40,
+        comparisons=[make_comparison(max_drop=0.03, gate=GateStatus.FAIL)],
+        gate=GateStatus.FAIL,
+        notes=["a changed golden set is compared on the shared ids"],
+    )
+    suite = make_suite(
+        slices=[
+            SliceResult(slice=slice_name, comparison=worst, flagged=True),
+            SliceResult(slice="lang=en", comparison=calm),
+        ],
+        drift=drift,
+    )
+    return make_result(suite)
+
+
+def test_slices_and_drift_are_on_the_page_as_in_the_comment():
+    result = _sliced_and_drifting()
+    text = render_html(result)
+    page = parse(text)
+    comment = render_comment(result)
+    assert "Slices: 1 flagged of 2 (worst first)" in text and "Slices: 1 flagged of 2" in comment
+    slice_rows = [row for table in page.tables for row in table if row[:1] == ["lang=de"]]
+    comment_rows = [
+        [cell.strip().replace("**", "") for cell in line.strip().strip("|").split("|")]
+        for line in comment.splitlines()
+        if line.startswith("| lang=de")
+    ]
+    assert slice_rows == comment_rows and len(slice_rows) == 1
+    assert slice_rows[0][1:3] == ["correct", "120"]
+    assert slice_rows[0][-1] == "❌ beyond margin (flagged)"
+    assert "Since the baseline v1.0 (0123456, drift budget)" in text
+    rows = [row for table in page.tables for row in table]
+    drift_rows = [row for row in rows if "max_total_drop" in " ".join(row)]
+    assert len(drift_rows) == 1 and "over budget" in drift_rows[0][6]
+    assert "a changed golden set is compared on the shared ids" in text
+
+
+def test_hostile_slice_names_and_baseline_revisions_stay_text():
+    result = _sliced_and_drifting("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')
+    page = parse(render_html(result))
+    assert {tag for tag, _ in page.elements} <= ALLOWED_TAGS
+    assert len(page.scripts) == 1  # the page's own
+    assert not any(name.startswith("on") for _, attrs in page.elements for name in attrs)

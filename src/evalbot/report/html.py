@@ -48,6 +48,7 @@ from evalbot.report.formatting import (
     verdict_word,
 )
 from evalbot.report.headline import absolute_text, short_description, tally
+from evalbot.report.html_sections import drift_html, slices_html
 from evalbot.report.rows import (
     METRIC_HEADERS,
     USAGE_HEADERS,
@@ -428,6 +429,8 @@ def _suite_section(suite: SuiteResult) -> str:
         )
         parts.append(f'<figure class="plot">{forest_svg(suite.comparisons, esc)}</figure>')
     parts.append(_values_table(suite))  # no base side: each value with its interval
+    parts.append(drift_html(suite, esc, _table))
+    parts.append(slices_html(suite, esc, _table))
     notes = suite_notes(suite)
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)

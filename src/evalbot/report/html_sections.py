@@ -28,14 +28,9 @@ def slices_html(suite: SuiteResult, esc: Escape, table: Table) -> str:
     rows = []
     for s in suite.slices[: slices_comment.MAX_ROWS]:
         c, f = s.comparison, metric_figures(s.comparison)
-        word = str(c.verdict)
-        if s.flagged:
-            word = "beyond margin" + (" (slice threshold)" if s.named else " (flagged)")
-        elif s.named:
-            word += " (slice threshold)"
-        marker = "❌" if c.gate == GateStatus.FAIL else "⚠️" if s.flagged else verdict_marker(c)
+        marker, word, emphasised = slices_comment.slice_verdict(s)
         verdict = esc(f"{marker} {word}")
-        if s.flagged or c.gate == GateStatus.FAIL:
+        if emphasised or c.gate == GateStatus.FAIL:
             verdict = f"<strong>{verdict}</strong>"
         cells = [esc(x) for x in (s.slice, c.metric, f.n, f.base, f.head, f.delta, f.ci)]
         rows.append([*cells, esc(format_p(c.p_adjusted)), verdict])

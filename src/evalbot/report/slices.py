@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from evalbot.records import GateStatus, SuiteResult
+from evalbot.records import GateStatus, SliceResult, SuiteResult
 from evalbot.report.escape import escape_cell
 from evalbot.report.formatting import format_p, verdict_marker
 from evalbot.report.markdown import details, table
 from evalbot.report.rows import metric_figures
 
-__all__ = ["slice_section"]
+__all__ = ["slice_section", "slice_verdict"]
 
 HEADERS = ("Slice", "Metric", "n", "Base", "Head", "Δ", "CI", "p (Holm)", "Verdict")
 OPEN_ROWS = 6
@@ -16,16 +16,25 @@ OPEN_ROWS = 6
 MAX_ROWS = 50
 
 
-def _verdict(s) -> str:
+def slice_verdict(s: SliceResult) -> tuple[str, str, bool]:
+    """(marker, word, emphasised) of one slice row, for the comment and report.html alike."""
     # A flagged slice says "beyond margin", not "regressed": the word "regressed" (and the
     # regression count) belongs to the suite's own table, so one drop is not counted per slice.
     c = s.comparison
     word = str(c.verdict)
     if s.flagged:
-        word = "**beyond margin**" + (" (slice threshold)" if s.named else " (flagged)")
+        word = "beyond margin" + (" (slice threshold)" if s.named else " (flagged)")
     elif s.named:
         word += " (slice threshold)"
     marker = "❌" if c.gate == GateStatus.FAIL else "⚠️" if s.flagged else verdict_marker(c)
+    return marker, word, s.flagged
+
+
+def _verdict(s: SliceResult) -> str:
+    marker, word, emphasised = slice_verdict(s)
+    if emphasised:  # the emphasis covers "beyond margin", not the parenthesis after it
+        head, sep, tail = word.partition(" (")
+        word = f"**{head}**{sep}{tail}"
     return f"{marker} {word}"
 
 

@@ -5,9 +5,10 @@ request key and the stored entry, one ``Completion`` as JSON (without ``cached``
 insert costs ~30 µs of CPU where a file per answer (temporary file, write, chmod, rename) cost
 ~200 µs and a directory entry each; see benchmarks/runner_throughput.py.
 
-Concurrency and crashes: every ``put`` is its own SQLite transaction, so another task, another
-shard process or a parallel CI job on the same directory sees a whole entry or none (SQLite's
-locking; a writer waits up to ``BUSY_TIMEOUT_S`` for another). The runner's puts are batched
+Concurrency and crashes: every write is one SQLite transaction (a ``put``, or a batch of them),
+so another task, another shard process or a parallel CI job on the same directory sees a whole
+entry or none (SQLite's locking; a writer waits up to ``BUSY_TIMEOUT_S`` for another). The
+runner's puts are batched
 (``put(..., batch=True)``): held in memory, where ``get`` finds them, and written together in one
 transaction every ``BATCH_SIZE`` entries or ``BATCH_AGE_S`` seconds, and by ``flush``/``close``
 (the runner's ``aclose``). One commit per batch instead of per answer is what keeps the cache off

@@ -148,10 +148,8 @@ class ChatSender:
 
     def _open(self) -> aiohttp.ClientSession:
         # The trust store the SDK's client would build (SSL_CERT_FILE/SSL_CERT_DIR honoured).
-        ssl_context = self.lib.create_ssl_context() if self.url.startswith("https:") else None
-        connector = aiohttp.TCPConnector(
-            limit=self.connections, limit_per_host=0, ssl=ssl_context if ssl_context else True
-        )
+        ssl = self.lib.create_ssl_context() if self.url.startswith("https:") else True
+        connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0, ssl=ssl)
         # trust_env stays off: proxies are resolved once above, and aiohttp would otherwise
         # look them up (and ~/.netrc) in a worker thread on every request.
         self._session = aiohttp.ClientSession(
@@ -194,18 +192,14 @@ class ChatSender:
                     async with asyncio.timeout(timeout_s):
                         data = await _read_capped(response)
                     status, headers = response.status, response.headers
-            except TooLarge:
-                raise
-            except TimeoutError as err:  # aiohttp's timeouts are TimeoutErrors too
+            except (aiohttp.ClientError, OSError) as err:  # TimeoutError is an OSError
                 if remaining > 0:
                     await self._wait(remaining, None)
                     continue
-                raise openai.APITimeoutError(request=self._request()) from err
-            except (aiohttp.ClientError, OSError) as err:
-                if remaining > 0:
-                    await self._wait(remaining, None)
-                    continue
-                raise openai.APIConnectionError(request=self._request()) from err
+                # aiohttp's own timeouts are TimeoutErrors too
+                timed_out = isinstance(err, TimeoutError)
+                error = openai.APITimeoutError if timed_out else openai.APIConnectionError
+                raise error(request=self._request()) from err
             if 200 <= status < 300:
                 return Answer(body=data, headers=headers)
             sdk_response = self._sdk_response(status, headers, data)
